@@ -181,7 +181,7 @@ def get_engine(url: str | None = None) -> Engine:
 def init_db(engine: Engine) -> None:
     """Create every table registered on :class:`Base` that does not exist yet."""
     # Importing registers the auth and audit tables on Base.
-    import geo.audit  # noqa: F401
+    import geo.audit
     import geo.auth  # noqa: F401
 
     Base.metadata.create_all(engine)
@@ -282,6 +282,11 @@ def load_incidents(
     pandas.DataFrame
         Columns :data:`INCIDENT_COLUMNS`; ``received_at`` is tz-aware (Asia/Shanghai).
     """
+    if scope is not None:
+        from geo.access import require
+
+        # Enforced here, not only by hiding pages: aggregates-only roles get no incident rows.
+        require(scope, rows=True)
     engine = engine or get_engine()
     t = Incident.__table__
     stmt = select(
@@ -336,4 +341,8 @@ def load_officers(engine: Engine | None = None, *, scope: AccessScope | None = N
         df = pd.read_sql(stmt, conn).rename(columns={"id": "officer_id"})
     if scope is not None and not scope.personal:
         df["phone"] = ""
+    if scope is not None and scope.aggregates_only:
+        from geo.privacy import mask_person_name
+
+        df["name"] = df["name"].map(mask_person_name).astype(object)
     return df
