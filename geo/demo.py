@@ -113,8 +113,12 @@ _SPOTS = [
 ]
 
 
+#: Relative daily volume per weekday (Monday highs, quiet weekends).
+_WEEK = np.array([1.5, 1.1, 1.0, 1.0, 0.95, 0.45, 0.35]) / 0.907
+
+
 def _hour_of_week_profile(category: str) -> np.ndarray:
-    """Relative intensity per (weekday, 30-min slot) for a category: shape (7, 48)."""
+    """Within-day shape per (weekday, 30-min slot) for a category: shape (7, 48), rows sum to 1."""
     slots = np.arange(48) / 2.0  # hour of day at slot start
     base = 0.05 + 0.25 * ((slots >= 8) & (slots < 18))
     reg_peak = ((slots >= 6) & (slots < 9.5)).astype(float)
@@ -131,11 +135,10 @@ def _hour_of_week_profile(category: str) -> np.ndarray:
         day = base + 1.0 * reg_peak + 0.5 * clinic
     else:
         day = base + 0.4 * reg_peak + 0.3 * clinic
-    week = np.array([1.45, 1.1, 1.0, 1.0, 0.95, 0.45, 0.35])  # Monday highs, quiet weekends
-    prof = week[:, None] * day[None, :]
-    if category in ("医闹/扰乱秩序", "黑救护车", "其他"):
-        prof = 0.5 * prof + 0.5 * day[None, :]  # less weekday-bound
-    return prof / prof.sum()
+    prof = np.repeat(day[None, :], 7, axis=0)
+    # Weekends have no registration rush: flatten their day shape.
+    prof[5:] = 0.3 * prof[5:] + 0.7 * prof[5:].mean()
+    return prof / prof.sum(axis=1, keepdims=True)
 
 
 def _fake_names(rng: np.random.Generator, n: int) -> list[str]:
@@ -176,14 +179,14 @@ def _days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 def _season(days: pd.DatetimeIndex) -> np.ndarray:
     f = np.ones(len(days))
     # Spring Festival: hospitals are quiet for about two weeks around it (late Jan to mid Feb).
-    doy = days.dayofyear.to_numpy()
+    doy = days.day_of_year.to_numpy()
     f[(doy >= 28) & (doy <= 45)] = 0.45
     return f
 
 
 def _sample_times(days: pd.DatetimeIndex, day_idx: np.ndarray, cats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Event times drawn from each category's weekday x half-hour profile."""
-    dow = days.dayofweek.to_numpy()[day_idx]
+    dow = days.day_of_week.to_numpy()[day_idx]
     slot = np.zeros(len(day_idx), dtype=int)
     for cat in np.unique(cats):
         prof = _hour_of_week_profile(str(cat))
@@ -233,7 +236,7 @@ def generate_incidents(
     spot_names = np.array([sp[0] for sp in _SPOTS])
 
     def events_for(mix: dict[str, float], per_day: float) -> pd.DataFrame:
-        lam = per_day * w[:, None] * trend * season[None, :]
+        lam = per_day * w[:, None] * trend * (season * _WEEK[days.day_of_week.to_numpy()])[None, :]
         counts = rng.poisson(lam)
         hosp_idx, day_idx = np.nonzero(counts)
         reps = counts[hosp_idx, day_idx]
