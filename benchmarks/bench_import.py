@@ -1,0 +1,87 @@
+"""Benchmark: import a 1,000,000-row GB18030 CSV (title row, GCJ-02 coordinates) into SQLite.
+
+Prints rows/s end to end (reading, decoding, parsing, classifying, assigning hospitals,
+writing) and the importer process's peak memory. Target (issue #2): >= 50,000 rows/s, < 2 GB.
+
+Usage: python benchmarks/bench_import.py [ROWS]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.crs import from_wgs84  # noqa: E402
+from geo.hospitals import read_hospital_file  # noqa: E402
+
+TEXTS = ["门诊大厅有人倒卖专家号，开价500元", "有人冒充病友拉患者去私立诊所", "家属在诊室闹事", "候诊时手机被偷",
+         "急诊门口有黑救护车揽客", "有人求助走失", "被冒充工作人员骗走800元"]
+
+
+def make_csv(path: Path, n: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    h = read_hospital_file()
+    i = rng.integers(0, len(h), n)
+    lon = h["lon"].to_numpy()[i] + rng.normal(0, 0.002, n)
+    lat = h["lat"].to_numpy()[i] + rng.normal(0, 0.002, n)
+    glon, glat = from_wgs84(lon, lat, "gcj02")
+    t = pd.Timestamp("2025-11-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+    df = pd.DataFrame({
+        "接警单编号": [f"J{k:08d}" for k in range(n)],
+        "报警时间": t.strftime("%Y/%m/%d %H:%M"),
+        "报警人": "张某",
+        "联系电话": "19000000000",
+        "事发地址": h["name"].to_numpy()[i],
+        "经度": np.round(glon, 6),
+        "纬度": np.round(glat, 6),
+        "简要警情": np.array(TEXTS)[rng.integers(0, len(TEXTS), n)],
+    })
+    with open(path, "w", encoding="gb18030", newline="") as fh:
+        fh.write("XX市公安局110接处警登记表（基准测试，合成数据）\n")
+        df.to_csv(fh, index=False)
+
+
+CHILD = r"""
+import json, resource, sys, time
+from geo.store import get_engine
+from geo.hospitals import read_hospital_file, save_hospitals
+from geo.ingest import import_file
+engine = get_engine(sys.argv[2])
+save_hospitals(engine, read_hospital_file())
+t0 = time.perf_counter()
+r = import_file(sys.argv[1], source="110", crs="gcj02", engine=engine)
+dt = time.perf_counter() - t0
+print(json.dumps({"seconds": dt, "accepted": r.accepted, "total": r.total,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory() as d:
+        csv_path = Path(d) / "calls.csv"
+        t0 = time.perf_counter()
+        make_csv(csv_path, n)
+        print(f"generated {n:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB GB18030) in {time.perf_counter() - t0:.1f} s")
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(csv_path), f"sqlite:///{d}/bench.sqlite"],
+            capture_output=True, text=True, check=True, cwd=ROOT, env={"HOSPITAL_HOTSPOTS_VAR": d, "PATH": ""},
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"import: {r['accepted']:,}/{r['total']:,} rows in {r['seconds']:.1f} s = "
+              f"{r['total'] / r['seconds']:,.0f} rows/s (target >= 50,000); "
+              f"peak memory {r['peak_rss_mb']:,.0f} MB (target < 2,048 MB)")
+
+
+if __name__ == "__main__":
+    main()
