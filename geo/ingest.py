@@ -150,7 +150,7 @@ def _read_csv_grid(text: str) -> pd.DataFrame:
     try:
         # Wide fixed names let the fast C parser take ragged rows (title rows, extra cells).
         df = pd.read_csv(
-            io.StringIO(text), sep=delim, header=None, names=range(width + 64), dtype=str,
+            io.StringIO(text), sep=delim, header=None, names=range(width + 8), dtype=str,
             keep_default_na=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
         )
     except (pd.errors.ParserError, ValueError):
