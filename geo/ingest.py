@@ -13,13 +13,14 @@ An import is one database transaction: if anything fails, the store is unchanged
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,33 +103,41 @@ def _read_bytes(src: str | Path | bytes) -> tuple[bytes, str]:
     return data, name
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312).
+def detect_encoding(data: bytes) -> str:
+    """Encoding of CSV bytes: UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312).
 
-    Returns ``(text, encoding)``. Raises :class:`ImportError_` for binary junk.
+    The bytes are decoded incrementally, so a large file is never held twice in memory.
+    Raises :class:`ImportError_` for binary content.
     """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+        return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # errors="replace": odd-length or broken UTF-16 must not raise; U+FFFD rows are rejected below.
-        return data.decode("utf-16", errors="replace"), "utf-16"
+        return "utf-16"
     if b"\x00" in data[:4096]:
         raise ImportError_("文件不是文本表格（含二进制内容），请导出为 CSV 或 XLSX")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        pass
+    view = memoryview(data)
+    for enc in ("utf-8", "gb18030"):
+        dec = codecs.getincrementaldecoder(enc)()
+        try:
+            for i in range(0, len(data), 1 << 20):
+                dec.decode(view[i : i + (1 << 20)])
+            dec.decode(b"", final=True)
+            return enc
+        except UnicodeDecodeError:
+            continue
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
     if best is not None and best.encoding:
-        return data.decode(best.encoding, errors="replace"), best.encoding
+        return best.encoding
     # Undecodable bytes become U+FFFD; the affected rows are rejected by the field checks.
-    return data.decode("gb18030", errors="replace"), "gb18030(有无法识别的字节)"
+    return "gb18030"
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes with :func:`detect_encoding`. Returns ``(text, encoding)``."""
+    enc = detect_encoding(data)
+    return data.decode(enc, errors="replace"), enc
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
@@ -141,22 +150,29 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _read_csv_grid(text: str) -> pd.DataFrame:
-    """All cells of a CSV as strings, one DataFrame row per record, columns 0..n-1."""
-    head = text[:50_000].splitlines()[:HEADER_SEARCH_ROWS * 2]
+def _csv_chunks(data: bytes, enc: str, *, chunk_rows: int, robust: bool = False) -> Iterator[pd.DataFrame]:
+    """Cells of a CSV as strings, chunk by chunk; the index is the 0-based record number."""
+    head_text = data[:65536].decode(enc, errors="replace")
+    head = head_text.splitlines()[: HEADER_SEARCH_ROWS * 2]
     delim = _sniff_delimiter(head)
     rows = list(csv.reader(io.StringIO("\n".join(head)), delimiter=delim))
     width = max((len(r) for r in rows), default=1)
-    try:
-        # Wide fixed names let the fast C parser take ragged rows (title rows, extra cells).
-        df = pd.read_csv(
-            io.StringIO(text), sep=delim, header=None, names=range(width + 8), dtype=str,
-            keep_default_na=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL,
-        )
-    except (pd.errors.ParserError, ValueError):
-        recs = list(csv.reader(io.StringIO(text), delimiter=delim))
-        df = pd.DataFrame(recs, dtype=object).fillna("")
-    return df.dropna(axis=1, how="all")
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=enc, errors="replace", newline="")
+    if robust:
+        # Slow path for files whose rows are wider than the C parser was told to expect.
+        recs = list(csv.reader(stream, delimiter=delim))
+        for i in range(0, max(len(recs), 1), chunk_rows):
+            part = pd.DataFrame(recs[i : i + chunk_rows], dtype=object).fillna("")
+            part.index = np.arange(i, i + len(part))
+            yield part
+        return
+    # Fixed wide names let the fast C parser take ragged rows (title rows, a few extra cells).
+    reader = pd.read_csv(
+        stream, sep=delim, header=None, names=range(width + 8), dtype=str, keep_default_na=False,
+        skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL, chunksize=chunk_rows,
+    )
+    with reader:
+        yield from reader
 
 
 def _check_zip(data: bytes) -> None:
@@ -212,14 +228,31 @@ def _read_xlsx_grid(data: bytes, sheet: str | None) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object).fillna("") if rows else pd.DataFrame()
 
 
-def read_grid(data: bytes, *, sheet: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Read a CSV or XLSX file's cells as strings. Returns ``(grid, encoding_or_format)``."""
+def read_grid(data: bytes, *, sheet: str | None = None, max_rows: int | None = None) -> tuple[pd.DataFrame, str]:
+    """Read a CSV or XLSX file's cells as strings. Returns ``(grid, encoding_or_format)``.
+
+    ``max_rows`` limits how much is read (a preview).
+    """
+    chunks, enc = _grid_chunks(data, sheet=sheet, chunk_rows=max_rows or 200_000)
+    parts = []
+    for part in chunks:
+        parts.append(part)
+        if max_rows is not None:
+            break
+    grid = pd.concat(parts) if parts else pd.DataFrame()
+    return grid.dropna(axis=1, how="all"), enc
+
+
+def _grid_chunks(
+    data: bytes, *, sheet: str | None, chunk_rows: int, robust: bool = False
+) -> tuple[Iterator[pd.DataFrame], str]:
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx_grid(data, sheet), "xlsx"
+        grid = _read_xlsx_grid(data, sheet)
+        return iter([grid[i : i + chunk_rows] for i in range(0, max(len(grid), 1), chunk_rows)]), "xlsx"
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportError_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV")
-    text, enc = decode_text(data)
-    return _read_csv_grid(text), enc
+    enc = detect_encoding(data)
+    return _csv_chunks(data, enc, chunk_rows=chunk_rows, robust=robust), enc
 
 
 # --------------------------------------------------------------------------- header
@@ -386,30 +419,62 @@ def normalize_source(source: str) -> str:
 # --------------------------------------------------------------------------- import
 
 
+@dataclass
+class Layout:
+    """Where the header is and which column holds which field."""
+
+    header_row: int  # 0-based record index of the header row
+    cols: dict[str, int]  # field -> column position
+    headers: list[str]  # header cells as written (blank ones named 列N)
+    width: int  # number of header columns
+
+    def info(self) -> dict:
+        return {
+            "header_row": self.header_row + 1,
+            "column_mapping": {f: self.headers[j] for f, j in self.cols.items() if j < self.width},
+            "unmapped_columns": [h for j, h in enumerate(self.headers)
+                                 if j not in self.cols.values() and h and not h.startswith("列")],
+        }
+
+
+def detect_layout(grid: pd.DataFrame, header_map: dict[str, str] | None = None) -> Layout:
+    """Find the header row in the first rows of ``grid`` and map the columns."""
+    hrow, cols = find_header(grid, header_map or load_header_map())
+    cells = ["" if pd.isna(h) else str(h).strip() for h in grid.iloc[hrow].tolist()]
+    width = max(j for j, h in enumerate(cells) if h) + 1
+    return Layout(hrow, cols, [h or f"列{j + 1}" for j, h in enumerate(cells[:width])], width)
+
+
 def prepare_rows(
-    grid: pd.DataFrame,
+    chunk: pd.DataFrame,
+    layout: Layout,
     *,
     source: str,
     crs: str,
     hospitals: pd.DataFrame,
-    header_map: dict[str, str] | None = None,
     radius_m: float | None = None,
     now: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Turn a raw cell grid into valid incident rows and rejected rows.
+    """Turn raw records into valid incident rows and rejected rows.
 
-    Returns ``(valid, rejected, info)``. ``valid`` has the incident columns plus ``row_no``;
-    ``rejected`` has 行号, 原因 and the original cells under their original headers.
+    Parameters
+    ----------
+    chunk
+        Raw cells as strings, indexed by 0-based record number (as read); records up to and
+        including the header row are skipped.
+
+    Returns
+    -------
+    valid, rejected, info
+        ``valid`` has the incident columns plus ``row_no``; ``rejected`` has 行号 (the
+        spreadsheet row number), 原因 and the original cells under their original headers;
+        ``info`` counts the data rows (``total``), swapped and approximate coordinates.
     """
-    header_map = header_map or load_header_map()
-    hrow, cols = find_header(grid, header_map)
-    cells = ["" if pd.isna(h) else str(h).strip() for h in grid.iloc[hrow].tolist()]
-    width = max(j for j, h in enumerate(cells) if h) + 1
-    headers = [h or f"列{j + 1}" for j, h in enumerate(cells[:width])]
-    body = grid.iloc[hrow + 1:].copy()
-    body.index = np.arange(hrow + 2, hrow + 2 + len(body))  # spreadsheet row numbers (1-based)
-    body.columns = range(body.shape[1])
-    body = body.fillna("").astype(str)
+    cols, headers, width = layout.cols, layout.headers, layout.width
+    raw = chunk[chunk.index > layout.header_row]
+    raw.index = raw.index + 1  # spreadsheet row numbers (1-based)
+    raw.columns = range(raw.shape[1])
+    body = raw.fillna("").astype(str)
     for c in body.columns:
         body[c] = body[c].str.strip()
     nonblank = (body != "").any(axis=1)
@@ -490,11 +555,8 @@ def prepare_rows(
         sid = "H" + joined.map(lambda v: hashlib.sha1(v.encode("utf-8")).hexdigest()[:20])
 
     ok = reasons == ""
-    rejected = grid.iloc[hrow + 1:].copy()
-    rejected.index = np.arange(hrow + 2, hrow + 2 + len(rejected))
-    rejected.columns = range(rejected.shape[1])
-    rejected = rejected.loc[reasons.index[~ok], : width - 1].fillna("")
-    rejected.columns = headers
+    rejected = raw.loc[reasons.index[~ok], : width - 1].fillna("")
+    rejected.columns = headers[: rejected.shape[1]]
     rejected.insert(0, "原因", reasons[~ok].to_numpy())
     rejected.insert(0, "行号", rejected.index.to_numpy())
 
@@ -530,11 +592,7 @@ def prepare_rows(
         "hospital_id": hid,
         "hospital_distance_m": np.round(hdist, 1),
     })
-    info = {
-        "header_row": hrow + 1, "total": n, "swapped": int((swapped & ok).sum()), "approximate": int(is_approx.sum()),
-        "column_mapping": {f: headers[j] for f, j in cols.items() if j < len(headers)},
-        "unmapped_columns": [h for j, h in enumerate(headers) if j not in cols.values() and h and not h.startswith("列")],
-    }
+    info = {"total": n, "swapped": int((swapped & ok).sum()), "approximate": int(is_approx.sum())}
     return valid, rejected, info
 
 
@@ -599,82 +657,112 @@ def import_file(
     crs = normalize_crs_name(crs or "wgs84")
     data, name = _read_bytes(src)
     name = filename or name
-    report(0.05, "读取文件")
-    grid, enc = read_grid(data, sheet=sheet)
-    if grid.empty:
+    report(0.02, "读取文件")
+    make_chunks, enc, est_rows = _chunk_factory(data, sheet)
+    head = next(make_chunks(False), None)
+    if head is None or head.empty or not (head.fillna("").astype(str) != "").any().any():
         raise ImportError_("文件是空的")
+    layout = detect_layout(head)
     if source is None:
-        title = " ".join(grid.iloc[: min(3, len(grid))].astype(str).to_numpy().ravel().tolist())
+        title = " ".join(head.iloc[: min(3, len(head))].fillna("").astype(str).to_numpy().ravel().tolist())
         source = _infer_source(name, title, None)
         if source is None:
             raise ImportError_("无法判断数据来源，请指定 来源（110 或 complaint）")
     source = normalize_source(source)
     hospitals = load_hospitals(engine)
-    report(0.2, "解析字段")
-    valid, rejected, info = prepare_rows(grid, source=source, crs=crs, hospitals=hospitals, radius_m=radius_m)
-    result = ImportResult(
-        filename=name, source=source, crs=crs, total=info["total"], encoding=enc, header_row=info["header_row"],
-        column_mapping=info["column_mapping"], unmapped_columns=info["unmapped_columns"],
-        approximate=info["approximate"], swapped=info["swapped"],
-    )
-    report(0.5, "写入数据库")
-    for attempt in range(3):
+    robust = False
+    for attempt in range(4):
+        result = ImportResult(filename=name, source=source, crs=crs, encoding=enc, **layout.info())
+        prepared = (
+            prepare_rows(chunk, layout, source=source, crs=crs, hospitals=hospitals, radius_m=radius_m)
+            for chunk in make_chunks(robust)
+        )
         try:
-            _store(engine, valid, rejected, result, data, username, report)
+            _store(engine, prepared, result, data, username, report, est_rows=est_rows)
             break
+        except pd.errors.ParserError:
+            # A row wider than the fast parser expected: read the file again with the csv module.
+            if robust:
+                raise ImportError_("CSV 格式错误，无法解析") from None
+            robust = True
         except IntegrityError:
             # A concurrent import stored some of the same ids between our check and insert.
-            if attempt == 2:
+            if attempt == 3:
                 raise
     report(1.0, "完成")
     return result
 
 
-def _store(engine: Engine, valid: pd.DataFrame, rejected: pd.DataFrame, result: ImportResult,
-           data: bytes, username: str, report: Progress) -> None:
+#: Records parsed and written per step; bounds memory for million-row files.
+CHUNK_ROWS = 100_000
+
+
+def _chunk_factory(data: bytes, sheet: str | None) -> tuple[Callable[[bool], Iterator[pd.DataFrame]], str, int]:
+    """A function giving fresh chunk iterators (an import may be retried), the encoding, and a row estimate."""
+    if data.startswith(b"PK\x03\x04"):
+        grid = _read_xlsx_grid(data, sheet)  # read once; XLSX files are bounded by the size limits
+
+        def xlsx_chunks(_robust: bool) -> Iterator[pd.DataFrame]:
+            for i in range(0, len(grid), CHUNK_ROWS):
+                yield grid.iloc[i : i + CHUNK_ROWS]
+
+        return xlsx_chunks, "xlsx", len(grid)
+    _chunks, enc = _grid_chunks(data, sheet=sheet, chunk_rows=HEADER_SEARCH_ROWS)  # validates the format
+    return (lambda robust: _csv_chunks(data, enc, chunk_rows=CHUNK_ROWS, robust=robust)), enc, data.count(b"\n") + 1
+
+
+def _store(
+    engine: Engine,
+    prepared: Iterator[tuple[pd.DataFrame, pd.DataFrame, dict]],
+    result: ImportResult,
+    data: bytes,
+    username: str,
+    report: Progress,
+    *,
+    est_rows: int,
+) -> None:
     table = Incident.__table__
+    rejected_parts: list[pd.DataFrame] = []
     with engine.begin() as conn:
         # Writing the batch row first takes the write lock (SQLite) before the duplicate check.
         batch_id = conn.execute(
             insert(ImportBatch.__table__).values(
                 filename=result.filename[:300], sha256=hashlib.sha256(data).hexdigest(), source=result.source,
-                crs=result.crs, started_at=dt.datetime.now(), total=result.total, username=username[:64],
+                crs=result.crs, started_at=dt.datetime.now(), total=0, username=username[:64],
                 accepted=0, rejected=0, duplicates=0, quarantine_path="",
             )
         ).inserted_primary_key[0]
-        existing = set(conn.execute(select(table.c.source_id).where(table.c.source == result.source)).scalars())
-        first = ~valid["source_id"].duplicated(keep="first")
-        new = first & ~valid["source_id"].isin(existing)
-        rows = valid[new].drop(columns=["row_no"])
-        rows["batch_id"] = batch_id
-        names = list(rows.columns)
-        # Plain executemany of tuples: the ORM/Core dict path costs ~10x more per row.
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache: index inserts stay in memory
+        seen = set(conn.execute(select(table.c.source_id).where(table.c.source == result.source)).scalars())
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-        chunk = 50_000  # rows are converted per chunk: a million at once would cost gigabytes
-        for i in range(0, len(rows), chunk):
-            part = rows.iloc[i : i + chunk]
-            cols = []
-            for c in names:
-                v = part[c]
-                if c == "received_at" and conn.dialect.name == "sqlite":
-                    # SQLAlchemy's own SQLite storage format, written without per-row adapters.
-                    cols.append(v.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist())
-                elif c == "received_at":
-                    cols.append(v.dt.to_pydatetime().tolist())
-                else:
-                    cols.append(v.astype(object).where(v.notna(), None).tolist())
-            conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))
-            report(0.5 + 0.45 * min(1.0, (i + chunk) / max(len(rows), 1)), f"已写入 {min(i + chunk, len(rows))} 条")
+        for valid, rejected, info in prepared:
+            result.total += info["total"]
+            result.swapped += info["swapped"]
+            result.approximate += info["approximate"]
+            if len(rejected):
+                rejected_parts.append(rejected)
+            ids = valid["source_id"].tolist()
+            # Set lookups: Series.isin(set) converts the whole set on every chunk.
+            stored = np.fromiter((i in seen for i in ids), dtype=bool, count=len(ids))
+            new = ~valid["source_id"].duplicated(keep="first").to_numpy() & ~stored
+            rows = valid[new].drop(columns=["row_no"])
+            seen.update(rows["source_id"].tolist())
+            result.duplicates += int((~new).sum())  # already stored, or repeated within the file
+            result.accepted += len(rows)
+            if len(rows):
+                rows["batch_id"] = batch_id
+                _insert_rows(conn, table.name, rows, mark)
+            done = int(valid["row_no"].max()) if len(valid) else 0
+            report(min(0.95, 0.05 + 0.9 * done / max(1, est_rows)), f"已写入 {result.accepted:,} 条（已处理 {result.total:,} 行）")
+        rejected_all = pd.concat(rejected_parts) if rejected_parts else pd.DataFrame(columns=["行号", "原因"])
         result.batch_id = int(batch_id)
-        result.accepted = len(rows)
-        result.duplicates = int((~new).sum())
-        result.rejected = len(rejected)
-        result.rejected_rows = rejected
-        result.quarantine_path = _write_quarantine(rejected, batch_id, result.filename) if len(rejected) else None
+        result.rejected = len(rejected_all)
+        result.rejected_rows = rejected_all
+        result.quarantine_path = _write_quarantine(rejected_all, batch_id, result.filename) if len(rejected_all) else None
         conn.execute(
             update(ImportBatch.__table__).where(ImportBatch.__table__.c.id == batch_id).values(
-                accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates,
+                total=result.total, accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates,
                 quarantine_path=result.quarantine_path or "", finished_at=dt.datetime.now(),
             )
         )
@@ -685,3 +773,20 @@ def _store(engine: Engine, valid: pd.DataFrame, rejected: pd.DataFrame, result: 
     record("import", username=username, engine=engine,
            detail=f"{result.filename}: 共{result.total} 接收{result.accepted} 拒绝{result.rejected} 重复{result.duplicates}",
            data=data)
+
+
+def _insert_rows(conn, table_name: str, rows: pd.DataFrame, mark: str) -> None:
+    """Plain executemany of tuples: the ORM/Core dict path costs ~10x more per row."""
+    names = list(rows.columns)
+    sql = f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    cols = []
+    for c in names:
+        v = rows[c]
+        if c == "received_at" and conn.dialect.name == "sqlite":
+            # SQLAlchemy's own SQLite storage format, written without per-row adapters.
+            cols.append(v.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist())
+        elif c == "received_at":
+            cols.append(v.dt.to_pydatetime().tolist())
+        else:
+            cols.append(v.astype(object).where(v.notna(), None).tolist())
+    conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))
