@@ -1,11 +1,37 @@
-"""Users and sign-in (placeholder table; completed by the trust work)."""
+"""Users and sign-in: argon2 password hashes, roles, throttling of failed attempts.
+
+There is no default password and no built-in account: the first administrator is created on
+the server with ``python -m planning users add NAME --role admin`` (password read from a
+prompt). Passwords are stored as argon2id hashes (``argon2-cffi`` defaults, RFC 9106).
+
+Repeated failures are throttled per user name: after ``settings.LOGIN_MAX_FAILURES`` failed
+attempts within ``settings.LOGIN_LOCKOUT_MIN`` minutes, sign-in is refused (even with the
+right password) until the oldest of those failures leaves the window. Failures are stored in
+the database, so throttling holds across dashboard sessions and server processes.
+
+Every sign-in, failure and lockout is written to the audit trail (``geo.audit``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Boolean, DateTime, Integer, String, delete, func, inspect, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.store import Base
+from geo import settings
+from geo.access import ROLES, AccessScope, require, scope_for_role
+from geo.store import Base, Hospital, Officer, get_engine, is_demo, session_scope
+
+_HASHER = PasswordHasher()
+_USERNAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fa5]{2,64}$")
 
 
 class User(Base):
@@ -18,3 +44,468 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     hospital_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    officer_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    #: Demo accounts (random passwords) offered as one-click sign-in on the demo store only.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed sign-in attempt (for throttling; pruned after a successful sign-in)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
+
+
+class AuthError(Exception):
+    """Sign-in refused; ``str(exc)`` is a Chinese message safe to show to the user."""
+
+
+class InvalidCredentials(AuthError):
+    """Unknown user name or wrong password (deliberately not told apart)."""
+
+    def __init__(self) -> None:
+        super().__init__("用户名或密码错误。")
+
+
+class AccountDisabled(AuthError):
+    """The account exists and the password is right, but the account is disabled."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"账户 {username} 已停用，请联系管理员。")
+
+
+class AccountLocked(AuthError):
+    """Too many failed attempts; ``retry_after_s`` seconds until the next attempt is allowed."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = int(retry_after_s)
+        minutes = max(1, -(-self.retry_after_s // 60))
+        super().__init__(f"登录失败次数过多，账户已临时锁定，请 {minutes} 分钟后再试。")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user without the password hash (safe to pass around)."""
+
+    username: str
+    role: str
+    hospital_id: str | None
+    officer_id: str | None
+    display_name: str
+    active: bool
+    demo: bool
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> dt.datetime:
+    return pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).to_pydatetime()
+
+
+_MIGRATED: set[int] = set()
+
+
+def _ensure_schema(engine: Engine) -> None:
+    """Add columns introduced after a store was created (additive ``ALTER TABLE`` only)."""
+    if id(engine) in _MIGRATED:
+        return
+    Base.metadata.create_all(engine, tables=[User.__table__, LoginFailure.__table__])
+    have = {c["name"] for c in inspect(engine).get_columns("users")}
+    with engine.begin() as conn:
+        for col in User.__table__.columns:
+            if col.name not in have:
+                coltype = col.type.compile(dialect=engine.dialect)
+                conn.execute(text(f"ALTER TABLE users ADD COLUMN {col.name} {coltype}"))
+    _MIGRATED.add(id(engine))
+
+
+def _engine(engine: Engine | None) -> Engine:
+    engine = engine or get_engine()
+    _ensure_schema(engine)
+    return engine
+
+
+def validate_password(password: str, *, username: str = "") -> None:
+    """Raise ValueError (Chinese message) if ``password`` is too weak.
+
+    Rules: at least ``settings.MIN_PASSWORD_LENGTH`` characters, not the user name, at
+    least two kinds of characters (letters, digits, others).
+    """
+    if not isinstance(password, str) or not password:
+        raise ValueError("`password` 不能为空（系统没有默认密码）。")
+    if len(password) < settings.MIN_PASSWORD_LENGTH:
+        raise ValueError(f"`password` 太短：至少需要 {settings.MIN_PASSWORD_LENGTH} 个字符。")
+    if username and password.lower() == username.lower():
+        raise ValueError("`password` 不能与用户名相同。")
+    kinds = (
+        any(c.isalpha() for c in password)
+        + any(c.isdigit() for c in password)
+        + any(not c.isalnum() for c in password)
+    )
+    if kinds < 2:
+        raise ValueError("`password` 太简单：至少包含字母、数字、符号中的两类。")
+
+
+def _validate_user_fields(engine: Engine, username: str, role: str, hospital_id: str | None) -> None:
+    problems = []
+    if not _USERNAME.match(username or ""):
+        problems.append("`username` 须为 2–64 个字母、数字、汉字或 _ . -")
+    if role not in ROLES:
+        problems.append(f"`role` 须为 {'、'.join(f'{k}（{v}）' for k, v in ROLES.items())} 之一，收到 {role!r}")
+    if role == "officer" and not hospital_id:
+        problems.append("驻院民警（officer）必须指定所属医院 `hospital_id`")
+    if hospital_id:
+        with session_scope(engine) as s:
+            if s.get(Hospital, hospital_id) is None:
+                problems.append(f"`hospital_id` {hospital_id!r} 不存在")
+    if problems:
+        raise ValueError("；".join(problems) + "。")
+
+
+def _info(user: User) -> UserInfo:
+    return UserInfo(
+        username=user.username,
+        role=user.role,
+        hospital_id=user.hospital_id,
+        officer_id=user.officer_id,
+        display_name=user.display_name or "",
+        active=bool(user.active),
+        demo=bool(user.demo),
+    )
+
+
+# --------------------------------------------------------------------------- users
+
+
+def create_user(
+    engine: Engine | None,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    hospital_id: str | None = None,
+    officer_id: str | None = None,
+    display_name: str = "",
+    created_by: str = "system",
+    demo: bool = False,
+) -> UserInfo:
+    """Create a user with an argon2 password hash and record it in the audit trail.
+
+    Parameters
+    ----------
+    engine
+        Store engine; None for the configured store.
+    username
+        2–64 letters, digits, Chinese characters or ``_ . -``; must be new.
+    password
+        The password in clear (never stored); see :func:`validate_password`.
+    role
+        ``commander``, ``officer``, ``liaison`` or ``admin``.
+    hospital_id
+        Required for ``officer``: the hospital they are stationed at.
+    officer_id
+        The officer record of a stationed officer (for their own schedule).
+    display_name
+        Name shown in the dashboard.
+    created_by
+        Who creates the account (audit trail).
+    demo
+        Mark as a demo account (one-click sign-in on the demo store only).
+
+    Returns
+    -------
+    UserInfo
+    """
+    from geo.audit import record
+
+    engine = _engine(engine)
+    username = (username or "").strip()
+    _validate_user_fields(engine, username, role, hospital_id)
+    validate_password(password, username=username)
+    if officer_id is None and role == "officer":
+        officer_id = _default_officer(engine, hospital_id)
+    now = _now()
+    with session_scope(engine) as s:
+        if s.get(User, username) is not None:
+            raise ValueError(f"`username` {username!r} 已存在。")
+        user = User(
+            username=username,
+            password_hash=_HASHER.hash(password),
+            role=role,
+            hospital_id=hospital_id,
+            officer_id=officer_id,
+            display_name=display_name or "",
+            active=True,
+            demo=demo,
+            created_at=now,
+            password_changed_at=now,
+        )
+        s.add(user)
+        s.flush()
+        info = _info(user)
+    where = f"，医院 {hospital_id}" if hospital_id else ""
+    record("user_add", username=created_by, detail=f"新增用户 {username}（{ROLES[role]}{where}）", engine=engine)
+    return info
+
+
+def _default_officer(engine: Engine, hospital_id: str | None) -> str | None:
+    """The first active officer stationed at ``hospital_id`` (None if there is none)."""
+    with session_scope(engine) as s:
+        return s.execute(
+            select(Officer.id).where(Officer.hospital_id == hospital_id, Officer.active.is_(True)).order_by(Officer.id)
+        ).scalars().first()
+
+
+def get_user(engine: Engine | None, username: str) -> UserInfo | None:
+    """The user named ``username`` or None."""
+    engine = _engine(engine)
+    with session_scope(engine) as s:
+        user = s.get(User, username)
+        return _info(user) if user is not None else None
+
+
+def has_users(engine: Engine | None = None) -> bool:
+    """True when at least one active, non-demo user exists."""
+    engine = _engine(engine)
+    with session_scope(engine) as s:
+        n = s.execute(
+            select(func.count()).select_from(User).where(User.active.is_(True), User.demo.is_(False))
+        ).scalar_one()
+    return n > 0
+
+
+def list_users(engine: Engine | None = None, *, scope: AccessScope | None = None) -> pd.DataFrame:
+    """All users (never their hashes), for administrators.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns username, display_name, role, role_label, hospital_id, officer_id, active, demo,
+        created_at, password_changed_at.
+    """
+    require(scope, roles=("admin",))
+    engine = _engine(engine)
+    t = User.__table__
+    cols = ["username", "display_name", "role", "hospital_id", "officer_id", "active", "demo", "created_at",
+            "password_changed_at"]
+    with engine.connect() as conn:
+        df = pd.read_sql(select(*(t.c[c] for c in cols)).order_by(t.c.username), conn)
+    df.insert(3, "role_label", df["role"].map(ROLES).astype(object))
+    return df
+
+
+def set_active(engine: Engine | None, username: str, active: bool, *, by: str = "system") -> None:
+    """Enable or disable a user (accounts are never deleted: the audit trail names them)."""
+    from geo.audit import record
+
+    engine = _engine(engine)
+    with session_scope(engine) as s:
+        user = s.get(User, username)
+        if user is None:
+            raise ValueError(f"`username` {username!r} 不存在。")
+        user.active = bool(active)
+    action = "user_enable" if active else "user_disable"
+    record(action, username=by, detail=f"{'启用' if active else '停用'}用户 {username}", engine=engine)
+
+
+def disable_user(engine: Engine | None, username: str, *, by: str = "system") -> None:
+    """Disable ``username``: sign-in is refused from then on."""
+    set_active(engine, username, False, by=by)
+
+
+def set_password(engine: Engine | None, username: str, password: str, *, by: str = "system") -> None:
+    """Replace the password of ``username`` (and clear its failed attempts)."""
+    from geo.audit import record
+
+    engine = _engine(engine)
+    validate_password(password, username=username)
+    with session_scope(engine) as s:
+        user = s.get(User, username)
+        if user is None:
+            raise ValueError(f"`username` {username!r} 不存在。")
+        user.password_hash = _HASHER.hash(password)
+        user.password_changed_at = _now()
+        s.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    record("user_password", username=by, detail=f"重置用户 {username} 的密码", engine=engine)
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def scope_for(user: User | UserInfo) -> AccessScope:
+    """The access scope of a user, following the role rules of :mod:`geo.access`."""
+    return scope_for_role(
+        user.role, username=user.username, hospital_id=user.hospital_id, officer_id=user.officer_id
+    )
+
+
+def _failures_in_window(engine: Engine, username: str, now: dt.datetime) -> list[dt.datetime]:
+    since = now - dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
+    with session_scope(engine) as s:
+        return list(
+            s.execute(
+                select(LoginFailure.at)
+                .where(LoginFailure.username == username, LoginFailure.at > since, LoginFailure.at <= now)
+                .order_by(LoginFailure.at)
+            ).scalars()
+        )
+
+
+def lockout_remaining(engine: Engine | None, username: str, *, now: dt.datetime | None = None) -> int:
+    """Seconds until ``username`` may try again (0 when not locked)."""
+    engine = _engine(engine)
+    now = now or _now()
+    fails = _failures_in_window(engine, username, now)
+    if len(fails) < settings.LOGIN_MAX_FAILURES:
+        return 0
+    # Allowed again when enough of the oldest failures have left the window.
+    release = fails[len(fails) - settings.LOGIN_MAX_FAILURES] + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
+    return max(1, int((release - now).total_seconds() + 0.999))
+
+
+def authenticate(
+    engine: Engine | None, username: str, password: str, *, now: dt.datetime | None = None
+) -> AccessScope:
+    """Check a user name and password and return the user's scope.
+
+    Parameters
+    ----------
+    engine
+        Store engine; None for the configured store.
+    username, password
+        As typed by the user.
+    now
+        Current local time (naive, Asia/Shanghai); for tests.
+
+    Returns
+    -------
+    AccessScope
+        The scope of the user (see :func:`scope_for`).
+
+    Raises
+    ------
+    AccountLocked
+        Too many recent failures; checked before the password.
+    InvalidCredentials
+        Unknown user or wrong password (recorded as a failure).
+    AccountDisabled
+        Right password, but the account is disabled.
+    """
+    from geo.audit import record
+
+    engine = _engine(engine)
+    now = now or _now()
+    username = (username or "").strip()[:64]
+    wait = lockout_remaining(engine, username, now=now)
+    if wait:
+        record("signin_failed", username=username, detail="账户锁定期间尝试登录", engine=engine)
+        raise AccountLocked(wait)
+    with session_scope(engine) as s:
+        user = s.get(User, username)
+        stored = user.password_hash if user is not None else None
+        info = _info(user) if user is not None else None
+    ok = False
+    try:
+        # Verify against a dummy hash for unknown users so timing does not reveal who exists.
+        ok = _HASHER.verify(stored or _dummy_hash(), password or "") and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        with session_scope(engine) as s:
+            s.add(LoginFailure(username=username, at=now))
+        record("signin_failed", username=username, detail="用户名或密码错误", engine=engine)
+        if lockout_remaining(engine, username, now=now):
+            record(
+                "lockout", username=username,
+                detail=f"连续 {settings.LOGIN_MAX_FAILURES} 次登录失败，锁定 {settings.LOGIN_LOCKOUT_MIN} 分钟",
+                engine=engine,
+            )
+        raise InvalidCredentials()
+    if info is None:  # unreachable: a failed lookup never verifies
+        raise InvalidCredentials()
+    if not info.active:
+        record("signin_failed", username=username, detail="账户已停用", engine=engine)
+        raise AccountDisabled(username)
+    with session_scope(engine) as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.username == username))
+        if _HASHER.check_needs_rehash(stored):
+            s.get(User, username).password_hash = _HASHER.hash(password)
+    record("signin", username=username, detail=f"登录成功（{ROLES[info.role]}）", engine=engine)
+    return scope_for(info)
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(_HASHER.hash(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
+# --------------------------------------------------------------------------- demo accounts
+
+#: Demo accounts created on the demo store: user name -> (role, display name).
+DEMO_ACCOUNTS = {
+    "demo_commander": ("commander", "演示·指挥员"),
+    "demo_officer": ("officer", "演示·驻院民警"),
+    "demo_liaison": ("liaison", "演示·卫健联络员"),
+    "demo_admin": ("admin", "演示·管理员"),
+}
+
+
+def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
+    """Create the demo accounts on the demo store (random passwords nobody knows).
+
+    Does nothing and returns ``[]`` unless the store holds the synthetic demo data
+    (:func:`geo.store.is_demo`). The stationed officer account belongs to the hospital of
+    the first active stationed officer.
+    """
+    engine = _engine(engine)
+    if not is_demo(engine):
+        return []
+    out = []
+    for username, (role, label) in DEMO_ACCOUNTS.items():
+        existing = get_user(engine, username)
+        if existing is not None:
+            out.append(existing)
+            continue
+        hospital_id = officer_id = None
+        if role == "officer":
+            with session_scope(engine) as s:
+                row = s.execute(
+                    select(Officer.id, Officer.hospital_id)
+                    .where(Officer.hospital_id.is_not(None), Officer.active.is_(True))
+                    .order_by(Officer.hospital_id, Officer.id)
+                ).first()
+            if row is None:
+                continue
+            officer_id, hospital_id = row
+        out.append(
+            create_user(
+                engine, username, secrets.token_urlsafe(24) + "!1", role=role, hospital_id=hospital_id,
+                officer_id=officer_id, display_name=label, created_by="demo", demo=True,
+            )
+        )
+    return out
+
+
+def demo_sign_in(engine: Engine | None, username: str) -> AccessScope:
+    """One-click sign-in as a demo account; refused unless the store is the demo store."""
+    from geo.audit import record
+
+    engine = _engine(engine)
+    if not is_demo(engine):
+        raise AuthError("演示账户仅在加载演示数据时可用。")
+    info = get_user(engine, username)
+    if info is None or not info.demo or not info.active:
+        raise AuthError(f"{username} 不是可用的演示账户。")
+    record("signin", username=username, detail=f"演示账户一键登录（{ROLES[info.role]}）", engine=engine)
+    return scope_for(info)

@@ -113,7 +113,7 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    if b"\x00" in data[:4096]:
+    if data[:65536].count(b"\x00") > 0.01 * min(len(data), 65536):
         raise ImportError_("文件不是文本表格（含二进制内容），请导出为 CSV 或 XLSX")
     view = memoryview(data)
     for enc in ("utf-8", "gb18030"):
@@ -659,7 +659,13 @@ def import_file(
     name = filename or name
     report(0.02, "读取文件")
     make_chunks, enc, est_rows = _chunk_factory(data, sheet)
-    head = next(make_chunks(False), None)
+    robust = False
+    try:
+        head = next(make_chunks(False), None)
+    except pd.errors.ParserError:
+        # An unterminated quote or a ragged first chunk: read with the csv module instead.
+        robust = True
+        head = next(make_chunks(True), None)
     if head is None or head.empty or not (head.fillna("").astype(str) != "").any().any():
         raise ImportError_("文件是空的")
     layout = detect_layout(head)
@@ -670,7 +676,6 @@ def import_file(
             raise ImportError_("无法判断数据来源，请指定 来源（110 或 complaint）")
     source = normalize_source(source)
     hospitals = load_hospitals(engine)
-    robust = False
     for attempt in range(4):
         result = ImportResult(filename=name, source=source, crs=crs, encoding=enc, **layout.info())
         prepared = (
@@ -708,6 +713,9 @@ def _chunk_factory(data: bytes, sheet: str | None) -> tuple[Callable[[bool], Ite
 
         return xlsx_chunks, "xlsx", len(grid)
     _chunks, enc = _grid_chunks(data, sheet=sheet, chunk_rows=HEADER_SEARCH_ROWS)  # validates the format
+    if b"\x00" in data and not enc.startswith("utf-16"):
+        # A stray NUL (a few are common in exports) marks its row as garbled instead of losing the file.
+        data = data.replace(b"\x00", "\ufffd".encode(enc))
     return (lambda robust: _csv_chunks(data, enc, chunk_rows=CHUNK_ROWS, robust=robust)), enc, data.count(b"\n") + 1
 
 

@@ -1,9 +1,218 @@
-"""Subcommands of this concern (placeholder until implemented)."""
+"""Subcommands for users, the audit trail and role-limited statistics exports.
+
+``python -m planning users add NAME --role admin`` creates the first administrator (the
+password is read from a hidden prompt, or from standard input with ``--password-stdin``;
+there is no default password). ``users list | disable | enable | passwd``,
+``audit list | export --out FILE.csv`` and ``stats export --out FILE.csv [--user NAME]``.
+
+Commands run by the operator on the server act with :data:`geo.access.SYSTEM`; ``--user``
+signs in as that user first (password as above) so the command sees exactly that user's
+share. Other CLI modules can reuse :func:`add_user_options` and :func:`scope_from_args`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from geo.access import ROLES, SYSTEM, AccessScope
+
+
+def _engine(args: argparse.Namespace):
+    from geo.store import get_engine
+
+    return get_engine(getattr(args, "db", None) or None)
+
+
+def _read_password(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    """The password from stdin (``--password-stdin``) or a hidden prompt."""
+    if getattr(args, "password_stdin", False):
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise ValueError("标准输入中没有读到密码（--password-stdin）。")
+        return password
+    if not sys.stdin.isatty():
+        raise ValueError("无法交互输入密码：请在终端中运行，或使用 --password-stdin。")
+    password = getpass.getpass("密码: ")
+    if confirm and getpass.getpass("再次输入密码: ") != password:
+        raise ValueError("两次输入的密码不一致。")
+    return password
+
+
+def add_user_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--user`` and ``--password-stdin`` (act as a signed-in user) and ``--db`` to a parser."""
+    parser.add_argument("--user", default=None, help="以该用户身份执行（需输入密码），只看到其权限范围内的数据")
+    parser.add_argument("--password-stdin", action="store_true", help="从标准输入第一行读取密码")
+    _add_db(parser)
+
+
+def scope_from_args(args: argparse.Namespace, engine=None) -> AccessScope:
+    """Sign in as ``--user`` (reading the password) or return the operator's SYSTEM scope."""
+    from geo.auth import AuthError, authenticate
+
+    if not getattr(args, "user", None):
+        return SYSTEM
+    password = _read_password(args)
+    try:
+        return authenticate(engine or _engine(args), args.user, password)
+    except AuthError as exc:
+        raise PermissionError(str(exc)) from None
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=None, help="数据库 URL（默认使用配置的存储）")
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from geo.auth import create_user
+
+    engine = _engine(args)
+    password = _read_password(args, confirm=True)
+    info = create_user(
+        engine, args.username, password, role=args.role, hospital_id=args.hospital,
+        officer_id=args.officer, display_name=args.name or "", created_by="cli",
+    )
+    where = f"，医院 {info.hospital_id}" if info.hospital_id else ""
+    print(f"已创建用户 {info.username}（{ROLES[info.role]}{where}）。")
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from geo.auth import list_users
+
+    df = list_users(_engine(args), scope=SYSTEM)
+    if df.empty:
+        print("尚无用户。请先创建管理员：python -m planning users add 用户名 --role admin")
+        return 0
+    for row in df.itertuples(index=False):
+        state = "启用" if row.active else "停用"
+        extra = f" 医院={row.hospital_id}" if row.hospital_id else ""
+        demo = " [演示]" if row.demo else ""
+        print(f"{row.username}\t{row.role_label}\t{state}{extra}{demo}\t{row.display_name or ''}")
+    return 0
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    from geo.auth import set_active
+
+    set_active(_engine(args), args.username, False, by="cli")
+    print(f"已停用用户 {args.username}。")
+    return 0
+
+
+def _users_enable(args: argparse.Namespace) -> int:
+    from geo.auth import set_active
+
+    set_active(_engine(args), args.username, True, by="cli")
+    print(f"已启用用户 {args.username}。")
+    return 0
+
+
+def _users_passwd(args: argparse.Namespace) -> int:
+    from geo.auth import get_user, set_password
+
+    engine = _engine(args)
+    if get_user(engine, args.username) is None:
+        raise ValueError(f"`username` {args.username!r} 不存在。")
+    set_password(engine, args.username, _read_password(args, confirm=True), by="cli")
+    print(f"已重置用户 {args.username} 的密码。")
+    return 0
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _audit_list(args: argparse.Namespace) -> int:
+    from geo.audit import list_entries
+
+    df = list_entries(_engine(args), scope=SYSTEM, action=args.action, username=args.username, limit=args.limit)
+    for row in df.itertuples(index=False):
+        digest = f" sha256={row.sha256[:12]}…" if row.sha256 else ""
+        print(f"{row.at}\t{row.username}\t{row.action_label}\t{row.detail}{digest}")
+    return 0
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    from geo.audit import export_csv
+
+    scope = SYSTEM if not args.user else scope_from_args(args)
+    data = export_csv(_engine(args), scope=scope, action=args.action, username=args.username)
+    Path(args.out).write_bytes(data)
+    print(f"已导出审计记录到 {args.out}。")
+    return 0
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def _stats_export(args: argparse.Namespace) -> int:
+    from geo.aggregates import export_counts_csv
+
+    engine = _engine(args)
+    scope = scope_from_args(args, engine)
+    data = export_counts_csv(engine, scope=scope, start=args.start, end=args.end)
+    Path(args.out).write_bytes(data)
+    print(f"已导出汇总统计到 {args.out}（不含个人信息）。")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this concern's subcommands to the parser."""
+    """Add the ``users``, ``audit`` and ``stats`` subcommands to the parser."""
+    users = sub.add_parser("users", help="用户管理（新增、列表、停用、启用、重置密码）")
+    usub = users.add_subparsers(dest="users_command", required=True)
+
+    p = usub.add_parser("add", help="新增用户（密码从提示或标准输入读取）")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=sorted(ROLES), help="commander|officer|liaison|admin")
+    p.add_argument("--hospital", default=None, help="驻院民警所属医院编号")
+    p.add_argument("--officer", default=None, help="驻院民警的民警编号（默认取该医院第一位驻院民警）")
+    p.add_argument("--name", default=None, help="显示名称")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入第一行读取密码")
+    _add_db(p)
+    p.set_defaults(func=_users_add)
+
+    p = usub.add_parser("list", help="列出用户")
+    _add_db(p)
+    p.set_defaults(func=_users_list)
+
+    for name, func, text in (("disable", _users_disable, "停用用户"), ("enable", _users_enable, "启用用户")):
+        p = usub.add_parser(name, help=text)
+        p.add_argument("username")
+        _add_db(p)
+        p.set_defaults(func=func)
+
+    p = usub.add_parser("passwd", help="重置密码")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入第一行读取密码")
+    _add_db(p)
+    p.set_defaults(func=_users_passwd)
+
+    audit = sub.add_parser("audit", help="审计记录（查看、导出）")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    p = asub.add_parser("list", help="查看最近的审计记录")
+    p.add_argument("--action", default=None)
+    p.add_argument("--username", default=None)
+    p.add_argument("--limit", type=int, default=50)
+    _add_db(p)
+    p.set_defaults(func=_audit_list)
+    p = asub.add_parser("export", help="导出审计记录为 CSV")
+    p.add_argument("--out", required=True, help="输出 CSV 文件")
+    p.add_argument("--action", default=None)
+    p.add_argument("--username", default=None)
+    add_user_options(p)
+    p.set_defaults(func=_audit_export)
+
+    stats = sub.add_parser("stats", help="汇总统计（按医院×月份×类别，不含个人信息）")
+    ssub = stats.add_subparsers(dest="stats_command", required=True)
+    p = ssub.add_parser("export", help="导出汇总统计 CSV")
+    p.add_argument("--out", required=True, help="输出 CSV 文件")
+    p.add_argument("--start", default=None, help="起始日期（含）")
+    p.add_argument("--end", default=None, help="结束日期（不含）")
+    add_user_options(p)
+    p.set_defaults(func=_stats_export)

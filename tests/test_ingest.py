@@ -216,3 +216,10 @@ def test_cli_import_prints_json_and_fails_cleanly(tmp_path, demo_files):
                          capture_output=True, text=True, check=False)
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_stray_nul_byte_rejects_its_row_not_the_file(empty_engine):
+    data = "警情编号,报警时间,经度,纬度,简要警情\nA1,2026-10-01 08:00,116.4097,39.911,倒号\nA2,2026-10-01 08:00,116.4097,39.911,倒\x00号\n"
+    r = import_file(data.encode("gb18030"), source="110", engine=empty_engine)
+    assert (r.total, r.accepted, r.rejected) == (2, 1, 1)
+    assert r.rejected_rows["行号"].tolist() == [3] and "字符" in r.rejected_rows["原因"].iloc[0]

@@ -1,0 +1,121 @@
+"""Aggregate incident statistics without personal fields, for every role (liaison included).
+
+These functions read only time, hospital, category and source from the store (never
+descriptions, addresses, names or phones), so their output can go to the health commission's
+liaison (``AccessScope.aggregates_only``) and into reports sent to other departments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from geo import settings
+from geo.access import AccessScope
+from geo.store import Hospital, Incident, _to_naive_local, get_engine
+
+#: Columns of :func:`incident_counts`.
+COUNT_COLUMNS = ["hospital_id", "hospital_name", "month", "category", "source", "count"]
+#: Chinese column labels for exports.
+COUNT_LABELS = {
+    "hospital_id": "医院编号",
+    "hospital_name": "医院",
+    "month": "月份",
+    "category": "类别",
+    "source": "来源",
+    "count": "警情数",
+}
+
+
+def incident_counts(
+    engine: Engine | None = None,
+    *,
+    start: dt.datetime | dt.date | str | None = None,
+    end: dt.datetime | dt.date | str | None = None,
+    hospital_ids: Iterable[str] | None = None,
+    scope: AccessScope | None = None,
+    by: tuple[str, ...] = ("hospital_id", "month", "category"),
+) -> pd.DataFrame:
+    """Incident counts grouped by hospital × month × category (and optionally source).
+
+    Incidents not attributed to a hospital are left out.
+
+    Parameters
+    ----------
+    engine
+        Store engine; default the configured store.
+    start, end
+        Half-open local time range; None leaves the side open.
+    hospital_ids
+        Optional hospital filter (intersected with the scope's hospitals).
+    scope
+        Caller's scope; limits the hospitals. Every role may call this.
+    by
+        Grouping keys among ``hospital_id``, ``month`` (``YYYY-MM``), ``category``, ``source``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The grouping keys, ``hospital_name`` when grouped by hospital, and ``count``.
+    """
+    allowed_keys = {"hospital_id", "month", "category", "source"}
+    bad = [k for k in by if k not in allowed_keys]
+    if bad or not by:
+        raise ValueError(f"`by` must be a non-empty subset of {sorted(allowed_keys)}, got {by!r}.")
+    engine = engine or get_engine()
+    t = Incident.__table__
+    stmt = select(t.c.received_at, t.c.hospital_id, t.c.category, t.c.source).where(t.c.hospital_id.is_not(None))
+    if start is not None:
+        stmt = stmt.where(t.c.received_at >= _to_naive_local(start))
+    if end is not None:
+        stmt = stmt.where(t.c.received_at < _to_naive_local(end))
+    allowed = None if scope is None else scope.hospital_ids
+    if hospital_ids is not None:
+        wanted = set(hospital_ids)
+        allowed = wanted if allowed is None else (wanted & set(allowed))
+    if allowed is not None:
+        stmt = stmt.where(t.c.hospital_id.in_(sorted(allowed)))
+    with engine.connect() as conn:
+        df = pd.read_sql(stmt, conn)
+        names = pd.read_sql(select(Hospital.id, Hospital.name), conn)
+    df["month"] = pd.to_datetime(df["received_at"]).dt.strftime("%Y-%m")
+    keys = list(by)
+    out = df.groupby(keys, sort=True).size().rename("count").reset_index()
+    if "hospital_id" in keys:
+        name_map = dict(zip(names["id"], names["name"], strict=True))
+        out.insert(keys.index("hospital_id") + 1, "hospital_name", out["hospital_id"].map(name_map).astype(object))
+    out["count"] = out["count"].astype(int)
+    return out
+
+
+def export_counts_csv(
+    engine: Engine | None = None,
+    *,
+    scope: AccessScope | None = None,
+    start: dt.datetime | dt.date | str | None = None,
+    end: dt.datetime | dt.date | str | None = None,
+    by: tuple[str, ...] = ("hospital_id", "month", "category"),
+) -> bytes:
+    """Export :func:`incident_counts` as a CSV (Chinese headers) and record the export.
+
+    Returns
+    -------
+    bytes
+        UTF-8 (BOM) CSV; its SHA-256 is written to the audit trail.
+    """
+    from geo.audit import record
+    from geo.safeio import frame_to_csv_bytes
+
+    df = incident_counts(engine, start=start, end=end, scope=scope, by=by)
+    data = frame_to_csv_bytes(df.rename(columns=COUNT_LABELS))
+    who = scope.username if scope is not None else "system"
+    record(
+        "export", username=who,
+        detail=f"导出汇总统计 CSV（{len(df)} 行，时区 {settings.TIMEZONE}，范围 {start or '不限'} 至 {end or '不限'}）",
+        data=data, engine=engine,
+    )
+    return data

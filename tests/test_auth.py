@@ -1,0 +1,340 @@
+"""Sign-in: hashed passwords, no default password, throttling, disabled accounts, demo accounts, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from geo import auth, settings
+from geo.audit import list_entries
+from geo.auth import (
+    AccountDisabled,
+    AccountLocked,
+    AuthError,
+    InvalidCredentials,
+    authenticate,
+    create_user,
+    demo_sign_in,
+    ensure_demo_users,
+    lockout_remaining,
+)
+from geo.store import set_meta
+from tests._trust_data import build_store, use_fast_hasher
+
+GOOD = "Hotspots-2026!"
+
+
+@pytest.fixture()
+def engine(tmp_path, monkeypatch):
+    use_fast_hasher(monkeypatch)
+    return build_store(tmp_path / "auth.sqlite")
+
+
+def test_password_is_stored_as_argon2_hash_never_in_clear(tmp_path):
+    # Production parameters here (the other tests use cheap ones for speed).
+    engine = build_store(tmp_path / "prod.sqlite")
+    create_user(engine, "admin1", GOOD, role="admin")
+    with engine.connect() as conn:
+        stored = conn.execute(text("select password_hash from users where username='admin1'")).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536")
+    assert GOOD not in stored
+    assert authenticate(engine, "admin1", GOOD).role == "admin"
+
+
+@pytest.mark.parametrize("password", ["", "short1!", "onlyletterslong", "admin1"])
+def test_weak_or_missing_password_is_refused(engine, password):
+    with pytest.raises(ValueError, match="password"):
+        create_user(engine, "admin1", password, role="admin")
+
+
+def test_bad_role_and_missing_hospital_are_named(engine):
+    with pytest.raises(ValueError, match="role"):
+        create_user(engine, "x1", GOOD, role="root")
+    with pytest.raises(ValueError, match="hospital_id"):
+        create_user(engine, "x2", GOOD, role="officer")
+    with pytest.raises(ValueError, match="不存在"):
+        create_user(engine, "x3", GOOD, role="officer", hospital_id="NOPE")
+
+
+def test_authenticate_returns_role_scope(engine):
+    create_user(engine, "cmd", GOOD, role="commander")
+    create_user(engine, "off", GOOD, role="officer", hospital_id="H1")
+    create_user(engine, "lia", GOOD, role="liaison")
+    cmd = authenticate(engine, "cmd", GOOD)
+    assert (cmd.role, cmd.hospital_ids, cmd.personal, cmd.can_unmask) == ("commander", None, False, True)
+    off = authenticate(engine, "off", GOOD)
+    assert off.hospital_ids == frozenset({"H1"}) and off.officer_id == "O1" and not off.can_unmask
+    lia = authenticate(engine, "lia", GOOD)
+    assert lia.aggregates_only and not lia.personal and not lia.can_unmask
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message(engine):
+    create_user(engine, "cmd", GOOD, role="commander")
+    with pytest.raises(InvalidCredentials) as wrong:
+        authenticate(engine, "cmd", GOOD + "x")
+    with pytest.raises(InvalidCredentials) as unknown:
+        authenticate(engine, "nobody", GOOD)
+    assert str(wrong.value) == str(unknown.value) == "用户名或密码错误。"
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(engine):
+    create_user(engine, "cmd", GOOD, role="commander")
+    t0 = dt.datetime(2026, 11, 1, 9, 0)
+    for i in range(settings.LOGIN_MAX_FAILURES):
+        with pytest.raises(InvalidCredentials):
+            authenticate(engine, "cmd", "wrong-password-1", now=t0 + dt.timedelta(seconds=i))
+    with pytest.raises(AccountLocked, match="锁定") as locked:
+        authenticate(engine, "cmd", GOOD, now=t0 + dt.timedelta(minutes=1))
+    assert 0 < locked.value.retry_after_s <= settings.LOGIN_LOCKOUT_MIN * 60
+    # The failures live in the database: a second engine (another process) sees the lockout.
+    other = create_engine(str(engine.url))
+    assert lockout_remaining(other, "cmd", now=t0 + dt.timedelta(minutes=1)) > 0
+    other.dispose()
+    # After the window the right password works and clears the failures.
+    later = t0 + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN, seconds=10)
+    assert authenticate(engine, "cmd", GOOD, now=later).role == "commander"
+    assert lockout_remaining(engine, "cmd", now=later) == 0
+    actions = list_entries(engine)["action"].tolist()
+    assert actions.count("signin_failed") == settings.LOGIN_MAX_FAILURES + 1
+    assert "lockout" in actions and "signin" in actions
+
+
+def test_unknown_user_names_are_throttled_too(engine):
+    t0 = dt.datetime(2026, 11, 1, 9, 0)
+    for i in range(settings.LOGIN_MAX_FAILURES):
+        with pytest.raises(InvalidCredentials):
+            authenticate(engine, "ghost", "whatever-123", now=t0 + dt.timedelta(seconds=i))
+    with pytest.raises(AccountLocked):
+        authenticate(engine, "ghost", "whatever-123", now=t0 + dt.timedelta(seconds=30))
+
+
+def test_disabled_user_cannot_sign_in(engine):
+    create_user(engine, "cmd", GOOD, role="commander")
+    auth.disable_user(engine, "cmd", by="admin1")
+    with pytest.raises(AccountDisabled, match="停用"):
+        authenticate(engine, "cmd", GOOD)
+    auth.set_active(engine, "cmd", True)
+    assert authenticate(engine, "cmd", GOOD).role == "commander"
+
+
+def test_password_change_takes_effect(engine):
+    create_user(engine, "cmd", GOOD, role="commander")
+    auth.set_password(engine, "cmd", "Another-Pass-9")
+    with pytest.raises(InvalidCredentials):
+        authenticate(engine, "cmd", GOOD)
+    assert authenticate(engine, "cmd", "Another-Pass-9").username == "cmd"
+
+
+def test_demo_accounts_only_on_the_demo_store(engine):
+    assert ensure_demo_users(engine) == []
+    with pytest.raises(AuthError, match="演示"):
+        demo_sign_in(engine, "demo_commander")
+    set_meta("demo", "1", engine)
+    made = {u.username: u for u in ensure_demo_users(engine)}
+    assert set(made) == set(auth.DEMO_ACCOUNTS)
+    assert made["demo_officer"].hospital_id == "H1"
+    assert demo_sign_in(engine, "demo_liaison").aggregates_only
+    # Demo accounts have random passwords: nothing guessable signs in.
+    for guess in ("", "demo", "demo_commander", "123456"):
+        with pytest.raises(InvalidCredentials):
+            authenticate(engine, "demo_commander", guess)
+    # A real account is not a demo account.
+    create_user(engine, "cmd", GOOD, role="commander")
+    with pytest.raises(AuthError):
+        demo_sign_in(engine, "cmd")
+    # When the store stops being the demo store, one-click sign-in stops too.
+    set_meta("demo", "0", engine)
+    with pytest.raises(AuthError):
+        demo_sign_in(engine, "demo_commander")
+
+
+def test_old_users_table_is_extended(tmp_path, monkeypatch):
+    use_fast_hasher(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    raw = create_engine(url)
+    with raw.begin() as conn:
+        conn.execute(text(
+            "create table users (username varchar(64) primary key, password_hash varchar(200), "
+            "role varchar(16), hospital_id varchar(32), active boolean)"
+        ))
+    raw.dispose()
+    from geo.store import get_engine
+
+    engine = get_engine(url)
+    create_user(engine, "adm", GOOD, role="admin")
+    assert authenticate(engine, "adm", GOOD).role == "admin"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(monkeypatch, argv, stdin=""):
+    from planning.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(argv)
+
+
+def test_cli_creates_first_admin_from_stdin_and_lists_users(engine, monkeypatch, capsys):
+    db = str(engine.url)
+    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db],
+                GOOD + "\n") == 0
+    assert authenticate(engine, "chief", GOOD).role == "admin"
+    assert _cli(monkeypatch, ["users", "add", "off1", "--role", "officer", "--hospital", "H2",
+                              "--password-stdin", "--db", db], GOOD + "\n") == 0
+    assert authenticate(engine, "off1", GOOD).hospital_ids == frozenset({"H2"})
+    capsys.readouterr()
+    assert _cli(monkeypatch, ["users", "list", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "chief" in out and "管理员" in out and "off1" in out and "H2" in out
+    assert "$argon2" not in out
+
+
+def test_cli_refuses_missing_or_weak_password_with_one_line(engine, monkeypatch, capsys):
+    db = str(engine.url)
+    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db], "") == 2
+    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db],
+                "123\n") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err
+    assert auth.get_user(engine, "chief") is None
+
+
+def test_cli_disable_blocks_sign_in(engine, monkeypatch):
+    create_user(engine, "cmd", GOOD, role="commander")
+    assert _cli(monkeypatch, ["users", "disable", "cmd", "--db", str(engine.url)]) == 0
+    with pytest.raises(AccountDisabled):
+        authenticate(engine, "cmd", GOOD)
+
+
+# --------------------------------------------------------------------------- dashboard sign-in
+
+
+def _login_app():
+    import streamlit as st
+
+    from dashboard.auth_ui import require_login
+
+    scope = require_login()
+    st.write(f"ROLE={scope.role}")
+
+
+@pytest.fixture()
+def app(engine, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    create_user(engine, "cmd", GOOD, role="commander")
+    return AppTest.from_function(_login_app, default_timeout=30)
+
+
+def _shown(at) -> str:
+    return " ".join(str(m.value) for m in at.markdown)
+
+
+def _sign_in(at, username, password):
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    next(b for b in at.button if b.label == "登录").click()
+    at.run()
+
+
+def test_dashboard_shows_only_the_sign_in_form_until_signed_in(app):
+    app.run()
+    assert not app.exception
+    assert "ROLE=" not in _shown(app)
+    assert [b.label for b in app.button] == ["登录"]  # no demo accounts outside the demo store
+
+
+def test_dashboard_sign_in_and_wrong_password(app):
+    app.run()
+    _sign_in(app, "cmd", "wrong-password-1")
+    assert "ROLE=" not in _shown(app)
+    assert any("用户名或密码错误" in e.value for e in app.error)
+    _sign_in(app, "cmd", GOOD)
+    assert not app.exception
+    assert "ROLE=commander" in _shown(app)
+
+
+def test_dashboard_session_expires_after_inactivity(app, engine):
+    app.run()
+    _sign_in(app, "cmd", GOOD)
+    assert "ROLE=commander" in _shown(app)
+    app.session_state["_auth"]["last"] -= settings.SESSION_TIMEOUT_MIN * 60 + 1
+    app.run()
+    assert "ROLE=" not in _shown(app)
+    assert any("超时" in w.value for w in app.warning)
+    assert "signout" in list_entries(engine)["action"].tolist()
+
+
+def test_dashboard_disabled_user_is_signed_out(app, engine):
+    app.run()
+    _sign_in(app, "cmd", GOOD)
+    auth.disable_user(engine, "cmd")
+    app.run()
+    assert "ROLE=" not in _shown(app)
+
+
+def test_dashboard_demo_buttons_only_on_demo_store(app, engine):
+    set_meta("demo", "1", engine)
+    app.run()
+    labels = [b.label for b in app.button]
+    assert {"指挥员", "驻院民警", "卫健联络员", "管理员"} <= set(labels)
+    next(b for b in app.button if b.label == "卫健联络员").click()
+    app.run()
+    assert "ROLE=liaison" in _shown(app)
+    assert "signin" in list_entries(engine)["action"].tolist()
+
+
+def _admin_page(engine, monkeypatch, scope):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    at = AppTest.from_file("../dashboard/views/admin.py", default_timeout=30)
+    at.session_state["_auth"] = {"scope": scope, "last": 1e18, "display": ""}
+    at.run()
+    return at
+
+
+def test_admin_page_lists_users_and_audit_for_admins_only(engine, monkeypatch):
+    from geo.access import scope_for_role
+
+    create_user(engine, "cmd", GOOD, role="commander")
+    at = _admin_page(engine, monkeypatch, scope_for_role("admin", username="adm"))
+    assert not at.exception and not at.error
+    assert "cmd" in at.dataframe[0].value["用户名"].tolist()
+    next(b for b in at.button if b.label.startswith("生成审计记录导出")).click()
+    at.run()
+    assert not at.exception
+    assert list_entries(engine, limit=1).iloc[0]["action"] == "audit_export"
+    denied = _admin_page(engine, monkeypatch, scope_for_role("liaison", username="lia"))
+    assert denied.error and "权限不足" in denied.error[0].value
+    assert not denied.dataframe
+
+
+def test_cli_without_terminal_or_stdin_flag_asks_for_password_stdin(engine, monkeypatch, capsys):
+    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--db", str(engine.url)], GOOD + "\n") == 2
+    assert "--password-stdin" in capsys.readouterr().err
+    assert auth.get_user(engine, "chief") is None
+
+
+def test_cli_end_to_end_in_a_real_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HOSPITAL_HOTSPOTS_DB": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+           "HOSPITAL_HOTSPOTS_VAR": str(tmp_path), "PYTHONPATH": str(root)}
+    run = [sys.executable, "-m", "planning"]
+    add = subprocess.run([*run, "users", "add", "chief", "--role", "admin", "--password-stdin"], input=GOOD + "\n",
+                         capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert add.returncode == 0, add.stderr
+    assert "已创建用户 chief" in add.stdout
+    from geo.store import get_engine
+
+    assert authenticate(get_engine(env["HOSPITAL_HOTSPOTS_DB"]), "chief", GOOD).role == "admin"

