@@ -198,6 +198,39 @@ def _sample_times(days: pd.DatetimeIndex, day_idx: np.ndarray, cats: np.ndarray,
     return days.to_numpy()[day_idx] + secs.astype("timedelta64[s]")
 
 
+#: Hospitals given a monthly concentrated action in the demo's past, and the planted effect.
+DEMO_ACTION_HOSPITALS = 8
+DEMO_ACTION_EFFECT = 0.5  # incidents at the hospital fall to half ...
+DEMO_ACTION_EFFECT_DAYS = 14  # ... for two weeks after the action day
+
+
+def _demo_actions(
+    hospitals: pd.DataFrame, weight: np.ndarray, days: pd.DatetimeIndex, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Past monthly actions at the hottest hospitals and their multiplicative effect (n_h, n_days).
+
+    One action per month and hospital on a weekday between the 8th and the 20th, 08:00-11:00;
+    afterwards the hospital's incidents drop to ``DEMO_ACTION_EFFECT`` for
+    ``DEMO_ACTION_EFFECT_DAYS`` days, so the evaluation page has a true effect to find.
+    """
+    effect = np.ones((len(hospitals), len(days)))
+    top = np.argsort(weight)[::-1][:DEMO_ACTION_HOSPITALS]
+    rows = []
+    months = days.to_period("M").unique()
+    for month in months[:-1]:  # the last month is "now": its action is still to be planned
+        in_month = np.nonzero((days.to_period("M") == month) & (days.day >= 8) & (days.day <= 20)
+                              & (days.day_of_week < 5))[0]
+        if len(in_month) == 0:
+            continue
+        for h in top:
+            d = int(rng.choice(in_month))
+            effect[h, d + 1 : d + 1 + DEMO_ACTION_EFFECT_DAYS] *= DEMO_ACTION_EFFECT
+            start = days[d] + pd.Timedelta(hours=8)
+            rows.append({"hospital_id": hospitals["hospital_id"].iloc[h], "start": start,
+                         "end": start + pd.Timedelta(hours=3), "officers": int(rng.integers(12, 31))})
+    return pd.DataFrame(rows, columns=["hospital_id", "start", "end", "officers"]), effect
+
+
 def generate_incidents(
     hospitals: pd.DataFrame,
     districts: list[tuple[str, object]],
@@ -206,8 +239,12 @@ def generate_incidents(
     end: pd.Timestamp,
     seed: int,
     scale: float = 1.0,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Generate synthetic 110 calls and complaints (WGS-84), returning ``(calls, complaints)``."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Generate synthetic 110 calls and complaints (WGS-84).
+
+    Returns ``(calls, complaints, actions)``; ``actions`` are the past monthly concentrated
+    actions whose effect is planted in the incidents (see :func:`_demo_actions`).
+    """
     rng = np.random.default_rng(seed)
     days = _days(start, end)
     n_days = len(days)
@@ -235,8 +272,10 @@ def generate_incidents(
     spot_spread = np.array([180.0 if sp[0] == "周边" else 18.0 for sp in _SPOTS])
     spot_names = np.array([sp[0] for sp in _SPOTS])
 
+    actions, effect = _demo_actions(hospitals, w, days, np.random.default_rng(seed + 7))
+
     def events_for(mix: dict[str, float], per_day: float) -> pd.DataFrame:
-        lam = per_day * w[:, None] * trend * (season * _WEEK[days.day_of_week.to_numpy()])[None, :]
+        lam = per_day * w[:, None] * trend * effect * (season * _WEEK[days.day_of_week.to_numpy()])[None, :]
         counts = rng.poisson(lam)
         hosp_idx, day_idx = np.nonzero(counts)
         reps = counts[hosp_idx, day_idx]
@@ -322,7 +361,7 @@ def generate_incidents(
         df["source_id"] = [f"{prefix}{t:%Y%m%d}{i:06d}" for i, t in enumerate(df["t"])]
         return df
 
-    return frame(calls, "J110"), frame(complaints, "TS")
+    return frame(calls, "J110"), frame(complaints, "TS"), actions
 
 
 def _title_frame(title: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -462,11 +501,16 @@ def build_demo(
             s.merge(PoliceUnit(**u))
         for o in officers:
             s.merge(Officer(**o))
-    calls, complaints = generate_incidents(hospitals, load_districts(), start=start_ts, end=end_ts, seed=seed, scale=scale)
+    calls, complaints, actions = generate_incidents(
+        hospitals, load_districts(), start=start_ts, end=end_ts, seed=seed, scale=scale
+    )
     paths = write_sample_files(calls, complaints, Path(out_dir or settings.VAR_DIR / "demo"), seed=seed)
     r1 = import_file(paths["calls"], source="110", crs="gcj02", engine=engine, username="demo")
     r2 = import_file(paths["complaints"], source="complaint", crs="gcj02", engine=engine, username="demo")
     set_meta("demo", "1", engine)
     set_meta("demo_seed", str(seed), engine)
     set_meta("demo_period", f"{start_ts.date()}/{end_ts.date()}", engine)
+    # The past actions whose effect is planted; planning stores them as the demo's action history.
+    set_meta("demo_actions", actions.assign(start=actions["start"].astype(str), end=actions["end"].astype(str))
+             .to_json(orient="records", force_ascii=False), engine)
     return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()}}

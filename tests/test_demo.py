@@ -61,8 +61,26 @@ def test_generator_is_reproducible_and_seed_sensitive():
     h = read_hospital_file()
     d = load_districts()
     args = {"start": pd.Timestamp("2026-01-01"), "end": pd.Timestamp("2026-02-01"), "scale": 0.1}
-    a1, _ = generate_incidents(h, d, seed=1, **args)
-    a2, _ = generate_incidents(h, d, seed=1, **args)
-    b, _ = generate_incidents(h, d, seed=2, **args)
+    a1, _, _ = generate_incidents(h, d, seed=1, **args)
+    a2, _, _ = generate_incidents(h, d, seed=1, **args)
+    b, _, _ = generate_incidents(h, d, seed=2, **args)
     pd.testing.assert_frame_equal(a1, a2)
     assert len(a1) != len(b) or not np.allclose(a1["lon"], b["lon"])
+
+
+def test_past_actions_have_a_planted_effect_that_shows_in_the_incidents(demo_engine):
+    import json
+
+    from geo.store import get_meta
+
+    actions = pd.DataFrame(json.loads(get_meta("demo_actions", demo_engine)))
+    assert len(actions) >= 8 * 10  # eight hospitals, one action a month for the past months
+    df = load_incidents(demo_engine, columns=["hospital_id"]).dropna(subset=["hospital_id"])
+    t = df["received_at"].dt.tz_localize(None)
+    before = after = 0
+    for a in actions.itertuples():
+        day = pd.Timestamp(a.start).normalize()
+        own = df["hospital_id"] == a.hospital_id
+        before += int((own & (t >= day - pd.Timedelta(days=14)) & (t < day)).sum())
+        after += int((own & (t >= day + pd.Timedelta(days=1)) & (t < day + pd.Timedelta(days=15))).sum())
+    assert after < 0.75 * before
