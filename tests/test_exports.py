@@ -1,0 +1,126 @@
+"""Exports in Chinese: PDF with an embedded font and extractable text, XLSX, ICS per officer, GeoJSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from geo.access import AccessScope
+from planning.export.geojson import export_geojson
+from planning.export.ics import export_ics, export_ics_all
+from planning.export.pdf import export_pdf
+from planning.export.xlsx import export_xlsx, safe_cell
+from tests._planning_store import base_plan
+
+COMMANDER = AccessScope(role="commander", username="cmd1")
+PERSONAL = AccessScope(role="admin", personal=True, username="adm")
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    return base_plan(tmp_path_factory)
+
+
+def _audit(plan) -> pd.DataFrame:
+    from geo.audit import AuditEntry
+
+    with plan.engine.connect() as conn:
+        return pd.read_sql(select(AuditEntry).where(AuditEntry.action == "export"), conn)
+
+
+def test_pdf_embeds_font_and_text_is_extractable(plan):
+    from pypdf import PdfReader
+
+    from geo.audit import sha256_bytes
+
+    scope = AccessScope(role="commander", hospital_ids=frozenset({"bj001", "bj002"}), username="cmd1")
+    data = export_pdf(plan, scope=scope)
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "重点医院周边集中整治与巡防工作方案" in text and "演示数据（合成）" in text
+    assert "北京协和医院" in text and "挂号大厅" in text and "集中行动" in text
+    assert "北京宣武医院" not in text  # outside the scope
+    # The CJK font is embedded (a FontFile2 stream), so any viewer renders it.
+    fonts = []
+    for page in reader.pages:
+        for f in page["/Resources"]["/Font"].values():
+            f = f.get_object()
+            desc = f["/DescendantFonts"][0].get_object() if "/DescendantFonts" in f else f
+            fd = desc.get("/FontDescriptor")
+            if fd is not None:
+                fonts.append("/FontFile2" in fd.get_object())
+    assert fonts and any(fonts)
+    # Hospital pages carry a map image; officers' names are masked for this scope.
+    assert any("/XObject" in p["/Resources"] for p in reader.pages)
+    assert "张1明" not in text
+    assert (_audit(plan)["sha256"] == sha256_bytes(data)).any()
+
+
+def test_xlsx_sheets_masking_and_formula_injection(plan):
+    from openpyxl import load_workbook
+
+    evil = plan.hospitals.copy()
+    evil.loc[evil["hospital_id"] == "bj001", "name"] = "=HYPERLINK(\"http://x\")"
+    hacked = dataclasses.replace(plan, hospitals=evil)
+    wb = load_workbook(io.BytesIO(export_xlsx(hacked, scope=COMMANDER)))
+    assert wb.sheetnames == ["汇总", "集中行动", "每日巡逻", "统计"]
+    values = [c.value for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not any(v.startswith("=") for v in values)
+    assert "'=HYPERLINK(\"http://x\")" in values
+    assert any("演示数据（合成）" in v for v in values)
+    daily = wb["每日巡逻"]
+    assert daily.max_row - 2 == len(plan.visits)
+    names = {r[5] for r in daily.iter_rows(min_row=3, values_only=True)}
+    assert "张1明" not in names and any(n and n.startswith("张") for n in names)
+    wb2 = load_workbook(io.BytesIO(export_xlsx(plan, scope=PERSONAL)))
+    assert "张1明" in {r[5] for r in wb2["每日巡逻"].iter_rows(min_row=3, values_only=True)}
+    assert safe_cell("+1") == "'+1" and safe_cell("@x") == "'@x" and safe_cell("-2") == "'-2" and safe_cell(3) == 3
+
+
+def test_ics_per_officer_parses_back(plan):
+    from icalendar import Calendar
+
+    cals = export_ics_all(plan, scope=COMMANDER)
+    assert set(cals) == set(plan.roster["officer_id"])
+    oid = "O001"
+    cal = Calendar.from_ical(cals[oid])
+    events = [c for c in cal.walk("VEVENT")]
+    visits = plan.visits[plan.visits["officer_id"] == oid]
+    patrol = [e for e in events if str(e["summary"]).startswith("巡逻")]
+    assert len(patrol) == len(visits)
+    first = visits.sort_values("start").iloc[0]
+    starts = sorted(e.decoded("dtstart") for e in patrol)
+    assert pd.Timestamp(starts[0]) == first["start"]
+    assert all(e.get("location") and "停留12–16分钟" in str(e["description"]) for e in patrol)
+    # Stationed officers also see the action their unit serves in.
+    assert any(str(e["summary"]).startswith("集中整治行动") for e in events)
+    # Without an officer, a commander gets one combined calendar of everybody's visits.
+    combined = Calendar.from_ical(export_ics(plan, scope=COMMANDER))
+    patrol_all = [e for e in combined.walk("VEVENT") if "巡逻：" in str(e["summary"])]
+    assert len(patrol_all) == len(plan.visits)
+
+
+def test_ics_officer_scope_only_own_calendar(plan):
+    me = AccessScope(role="officer", hospital_ids=frozenset({"bj001"}), officer_id="O001", username="o1")
+    assert export_ics(plan, scope=me)
+    with pytest.raises(PermissionError):
+        export_ics(plan, scope=me, officer_id="O002")
+    liaison = AccessScope(role="liaison", aggregates_only=True, username="l1")
+    with pytest.raises(PermissionError):
+        export_pdf(plan, scope=liaison)
+
+
+def test_geojson_points_and_hotspots(plan):
+    doc = json.loads(export_geojson(plan, scope=COMMANDER))
+    assert doc["type"] == "FeatureCollection"
+    layers = pd.Series([f["properties"]["layer"] for f in doc["features"]]).value_counts()
+    assert layers["热点"] >= 2 and layers["巡逻点"] == 3 * plan.hospitals["hospital_id"].nunique()
+    for f in doc["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert 115 < lon < 118 and 39 < lat < 41.5
+    assert all(f["properties"]["data_label"] == "演示数据（合成）" for f in doc["features"])
