@@ -12,15 +12,14 @@ import io
 import pandas as pd
 
 from geo.access import AccessScope
+from geo.safeio import clean_xml_text, harden_workbook, neutralize
 from planning.export import DEMO_LABEL, POINT_KIND_LABELS, fmt_time, record_export, scoped
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value):
-    """A cell value with formula-looking text neutralised by a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """A cell value with formula-looking text neutralised and XML-illegal characters removed."""
+    if isinstance(value, str):
+        return neutralize(clean_xml_text(value))
     return value
 
 
@@ -87,6 +86,7 @@ def export_xlsx(plan, *, scope: AccessScope) -> bytes:
     stats = monthly_table(plan, sp)
     _sheet(wb, "统计", list(stats.columns), stats.astype(object).where(stats.notna(), "").to_numpy().tolist(),
            label=label)
+    harden_workbook(wb)  # no cell of user text may be stored as a formula
     buf = io.BytesIO()
     wb.save(buf)
     data = buf.getvalue()
