@@ -119,3 +119,27 @@ def export_counts_csv(
         data=data, engine=engine,
     )
     return data
+
+
+#: Incident facts every role may read: when, what kind, from which source, at which hospital.
+#: No ids, coordinates, addresses, descriptions or personal fields.
+FACT_COLUMNS = ("source", "channel", "received_at", "category", "hospital_id")
+
+
+def incident_facts(
+    engine: Engine | None = None,
+    *,
+    scope: AccessScope | None = None,
+    start: dt.datetime | dt.date | str | None = None,
+    end: dt.datetime | dt.date | str | None = None,
+) -> pd.DataFrame:
+    """One row per incident with only :data:`FACT_COLUMNS`, for statistics of any role.
+
+    This is the row-level basis of the dashboard's counts and trends for aggregates-only roles
+    (the liaison): it identifies no incident, place or person, and it is limited to the scope's
+    hospitals. :func:`geo.store.load_incidents` refuses such scopes any incident rows.
+    """
+    from geo.store import load_incidents
+
+    hospital_ids = None if scope is None else scope.hospital_ids
+    return load_incidents(engine, start=start, end=end, hospital_ids=hospital_ids, columns=FACT_COLUMNS)

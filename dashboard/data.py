@@ -1,0 +1,325 @@
+"""Cached data access for the dashboard pages, and the optional analysis backends.
+
+The full incident table of the caller's scope is loaded once per store version into a
+``st.cache_resource`` (shared, never copied: pages must not modify it) and pages filter it in
+memory, so a filter change costs a few boolean masks instead of a query. ``st.cache_data``
+would unpickle a copy on every hit (~0.4 s per 500k rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from geo import settings, store
+from geo.access import AccessScope
+
+#: Columns of the cached frame: no free text or personal fields (large, and only needed on demand
+#: through :func:`hospital_incidents`), which also spares masking a million descriptions.
+_SLIM_COLUMNS = (
+    "incident_id", "source", "channel", "received_at", "lon", "lat", "approximate", "category", "hospital_id",
+    "hospital_distance_m", "batch_id",
+)
+#: Weekday labels, Monday first (pandas ``dayofweek`` order).
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+SOURCE_LABELS = {"110": "110 警情", "complaint": "投诉"}
+#: Shown while a page's analysis backend is not available yet.
+UNDER_CONSTRUCTION = "功能建设中：相关分析模块尚未接入，接入后此处显示结果。"
+
+DEMO_BANNER = "演示数据（合成，非真实警情）"
+
+
+def db_url() -> str:
+    """The configured store URL (read at call time so tests can point it elsewhere)."""
+    return settings.DB_URL
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    return store.get_engine(url)
+
+
+def engine() -> Engine:
+    """The shared engine of the configured store."""
+    return _engine(db_url())
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def data_version(url: str) -> tuple[int, int, int]:
+    """(count, max id, 0) of incidents: changes whenever rows are added or removed.
+
+    Both use an index (count(*) the smallest one, max(id) the primary key), so the check costs a
+    few milliseconds even with a million rows; imports also clear it at once (:func:`clear_caches`).
+    """
+    t = store.Incident.__table__
+    with _engine(url).connect() as conn:
+        n, top = conn.execute(select(func.count(), func.max(t.c.id))).one()
+    return int(n), int(top or 0), 0
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def is_demo(url: str) -> bool:
+    """Whether the store holds the synthetic demo."""
+    return store.is_demo(_engine(url))
+
+
+_ScopeKey = tuple[str, frozenset[str] | None, bool, bool]
+
+
+def _scope_key(scope: AccessScope) -> _ScopeKey:
+    # The data a scope sees depends only on these fields; keying on them lets all commanders
+    # share one cached frame instead of one per user name.
+    return scope.role, scope.hospital_ids, scope.personal, scope.aggregates_only
+
+
+def _scope_of(key: _ScopeKey) -> AccessScope:
+    role, hospital_ids, personal, aggregates_only = key
+    return AccessScope(role=role, hospital_ids=hospital_ids, personal=personal, aggregates_only=aggregates_only)
+
+
+@st.cache_resource(show_spinner="正在加载警情数据……", max_entries=4)
+def _incidents(url: str, version: tuple[int, int, int], key: _ScopeKey) -> pd.DataFrame:
+    scope = _scope_of(key)
+    if scope.aggregates_only:
+        # Liaison and similar roles get incident facts only (no ids, places, text): their pages
+        # show counts and trends, and geo.store.load_incidents refuses them incident rows.
+        from geo.aggregates import incident_facts
+
+        df = incident_facts(_engine(url), scope=scope)
+    else:
+        df = store.load_incidents(_engine(url), scope=scope, columns=_SLIM_COLUMNS)
+    local = df["received_at"]
+    df["date"] = local.dt.tz_localize(None).dt.normalize()
+    df["hour"] = local.dt.hour.astype("int8")
+    df["weekday"] = local.dt.day_of_week.astype("int8")
+    for col in ("category", "source", "hospital_id", "channel"):
+        df[col] = df[col].astype("category")
+    return df
+
+
+def incidents(scope: AccessScope) -> pd.DataFrame:
+    """All incidents visible to ``scope`` (slim columns plus ``date``, ``hour``, ``weekday``).
+
+    The frame is shared between sessions: treat it as read-only.
+    """
+    url = db_url()
+    return _incidents(url, data_version(url), _scope_key(scope))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _hospitals(url: str, key: _ScopeKey) -> pd.DataFrame:
+    return store.load_hospitals(_engine(url), scope=_scope_of(key))
+
+
+def hospitals(scope: AccessScope) -> pd.DataFrame:
+    """Hospitals visible to ``scope``."""
+    return _hospitals(db_url(), _scope_key(scope))
+
+
+def hospital_incidents(scope: AccessScope, hospital_id: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Full rows of one hospital's incidents in ``[start, end]`` (free text masked unless personal)."""
+    return store.load_incidents(
+        engine(), start=start, end=end + dt.timedelta(days=1), hospital_ids=[hospital_id], scope=scope
+    )
+
+
+def clear_caches() -> None:
+    """Forget cached data (after an import)."""
+    data_version.clear()
+    is_demo.clear()
+    _hospitals.clear()
+
+
+def filter_incidents(
+    df: pd.DataFrame,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    hours: tuple[int, int] | None = None,
+    weekdays: Iterable[int] | None = None,
+    categories: Iterable[str] | None = None,
+    sources: Iterable[str] | None = None,
+    hospital_ids: Iterable[str] | None = None,
+    max_distance_m: float | None = None,
+) -> pd.DataFrame:
+    """Rows of ``df`` matching every given filter (None leaves a filter off).
+
+    Parameters
+    ----------
+    start, end
+        Inclusive local dates.
+    hours
+        Inclusive hour range ``(first, last)``; ``first > last`` wraps midnight (e.g. 22..5).
+    weekdays
+        0 = Monday.
+    max_distance_m
+        Keep only incidents within this distance of their hospital.
+    """
+    mask = np.ones(len(df), dtype=bool)
+    if start is not None:
+        mask &= (df["date"] >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        mask &= (df["date"] <= pd.Timestamp(end)).to_numpy()
+    if hours is not None and tuple(hours) != (0, 23):
+        h = df["hour"].to_numpy()
+        lo, hi = hours
+        mask &= ((h >= lo) & (h <= hi)) if lo <= hi else ((h >= lo) | (h <= hi))
+    if weekdays is not None:
+        wd = set(weekdays)
+        if wd != set(range(7)):
+            mask &= df["weekday"].isin(wd).to_numpy()
+    if categories is not None:
+        mask &= df["category"].isin(list(categories)).to_numpy()
+    if sources is not None:
+        mask &= df["source"].isin(list(sources)).to_numpy()
+    if hospital_ids is not None:
+        mask &= df["hospital_id"].isin(list(hospital_ids)).to_numpy()
+    if max_distance_m is not None:
+        mask &= (df["hospital_distance_m"].fillna(np.inf) <= max_distance_m).to_numpy()
+    return df[mask]
+
+
+def backend(module: str, name: str) -> Callable[..., Any] | None:
+    """The function ``module.name`` of another team's module, or None while it does not exist yet."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+def data_span(df: pd.DataFrame) -> tuple[dt.date, dt.date]:
+    """First and last local date with data (today twice when empty)."""
+    if df.empty:
+        today = pd.Timestamp.now(tz=settings.TIMEZONE).date()
+        return today, today
+    return df["date"].min().date(), df["date"].max().date()
+
+
+@st.cache_data(show_spinner="正在回测预测方法……", max_entries=4)
+def backtest_summary(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
+                     horizon: str, n_periods: int) -> pd.DataFrame:
+    """Rolling-origin backtest (geo.backtest) of the scope's incidents; cached per store version."""
+    from geo.backtest import backtest
+
+    events = _incidents(url, version, key)
+    return backtest(events, horizon=horizon, n_periods=n_periods).summary
+
+
+@st.cache_data(show_spinner="正在识别聚集区……", max_entries=16)
+def clusters(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
+             filters: tuple) -> pd.DataFrame:
+    """geo.hotspots.find_clusters on the filtered incidents (filters as a hashable tuple of pairs)."""
+    from geo.hotspots import find_clusters
+
+    events = filter_incidents(_incidents(url, version, key), **dict(filters))
+    if len(events) < 5:
+        return pd.DataFrame()
+    return find_clusters(events, hospitals=_hospitals(url, key))
+
+
+def cache_args(scope: AccessScope) -> tuple[str, tuple[int, int, int], tuple[frozenset[str] | None, bool]]:
+    """(url, version, scope key): the arguments of the cached analysis functions."""
+    url = db_url()
+    return url, data_version(url), _scope_key(scope)
+
+
+def hashable_filters(flt: dict) -> tuple:
+    """A filter dict as a hashable tuple (lists to tuples) for the cached functions."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in flt.items()))
+
+
+@st.cache_data(show_spinner="正在进行新兴热点分析……", max_entries=8)
+def emerging(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool], filters: tuple,
+             cell_size: float):
+    """geo.spacetime.emerging_hotspots over all months of the filtered incidents (cells with a pattern)."""
+    from geo.spacetime import emerging_hotspots
+
+    events = filter_incidents(_incidents(url, version, key), **dict(filters))
+    if len(events) < 30:
+        return None
+    cells = emerging_hotspots(events, cell_size=cell_size).cells
+    return cells[cells["category"] != "no_pattern"]
+
+
+@st.cache_data(show_spinner="正在计算近重复（Knox）……", max_entries=8)
+def knox(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool], filters: tuple,
+         max_events: int) -> pd.DataFrame | None:
+    """geo.spacetime.knox_table of the filtered incidents (None when too few or too many)."""
+    from geo.spacetime import knox_table
+
+    events = filter_incidents(_incidents(url, version, key), **dict(filters))
+    if not 20 <= len(events) <= max_events:
+        return None
+    return knox_table(events).table
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def approved_actions(url: str, month: str) -> pd.DataFrame:
+    """Actions of the newest stored (approved) plan of ``month``: hospital_id, start, end, officers."""
+    try:
+        from planning.models import PlanAction, PlanRecord, ensure_tables
+    except ImportError:
+        return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
+    eng = _engine(url)
+    ensure_tables(eng)
+    with eng.connect() as conn:
+        pid = conn.execute(
+            select(PlanRecord.id).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
+        ).scalar()
+        if pid is None:
+            return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
+        t = PlanAction.__table__
+        return pd.read_sql(
+            select(t.c.hospital_id, t.c.start, t.c.end, t.c.officers).where(t.c.plan_id == pid).order_by(t.c.start),
+            conn,
+        )
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def keylist_names(url: str, month: str) -> list[str]:
+    """Hospital ids of the stored final key-hospital list of ``month`` (empty when none is stored)."""
+    fn = backend("planning.keylist", "final_keylist")
+    return [] if fn is None else list(fn(_engine(url), month=month, create=False))
+
+
+@st.cache_data(show_spinner="正在生成重点医院建议……", max_entries=8)
+def keylist_proposal(url: str, version: tuple[int, int, int], month: str) -> pd.DataFrame:
+    """planning.keylist.propose_keylist for ``month`` (cached per store version: it reads months of data)."""
+    fn = backend("planning.keylist", "propose_keylist")
+    return pd.DataFrame() if fn is None else fn(_engine(url), month=month)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def monthly_counts(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
+                   hospital_id: str) -> pd.Series:
+    """Incidents per month of one hospital over the whole store (cached: it scans every row)."""
+    df = _incidents(url, version, key)
+    sub = df.loc[(df["hospital_id"] == hospital_id).to_numpy(), "date"]
+    return sub.dt.to_period("M").dt.to_timestamp().value_counts().sort_index().rename("起数")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def approved_plan_document(url: str, month: str) -> dict | None:
+    """The documented JSON (docs/plan_json.md) of the newest approved plan of ``month``, or None."""
+    import json
+
+    try:
+        from planning.models import PlanRecord, ensure_tables
+    except ImportError:
+        return None
+    eng = _engine(url)
+    ensure_tables(eng)
+    with eng.connect() as conn:
+        body = conn.execute(
+            select(PlanRecord.body).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
+        ).scalar()
+    return None if body is None else json.loads(body)

@@ -1,0 +1,277 @@
+"""AppTest checks of every dashboard page on the demo store: renders, filters change the figures, roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+STATIC = Path(APP).parent / "static"
+COMMANDER_PAGES = ["overview", "map", "analysis", "hospitals", "plan", "evaluation", "screen"]
+
+
+@pytest.fixture
+def app_db(demo_db_url, monkeypatch):
+    """Point the dashboard at the shared demo store."""
+    from geo import settings
+
+    monkeypatch.setattr(settings, "DB_URL", demo_db_url)
+    return demo_db_url
+
+
+def signed_in(role: str = "commander") -> AppTest:
+    """An AppTest session signed in with the one-click demo account of ``role``."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key=f"demo_demo_{role}").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"views/{page}.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> int:
+    m = next(m for m in at.metric if m.label == label)
+    return int(str(m.value).replace(",", ""))
+
+
+def test_sign_in_form_comes_first(app_db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any(t.label == "密码" for t in at.text_input)
+    assert not at.metric  # no figures before sign-in
+
+
+@pytest.mark.parametrize("page", COMMANDER_PAGES)
+def test_page_renders_with_demo_banner(app_db, page):
+    at = open_page(signed_in(), page)
+    assert any("演示数据（合成，非真实警情）" in e.value for e in at.error), f"{page}: demo banner missing"
+
+
+def test_overview_period_change_changes_figures(app_db, demo_engine):
+    from geo.store import load_incidents
+
+    at = open_page(signed_in(), "overview")
+    before = metric(at, "警情总数")
+    start, end = dt.date(2026, 3, 1), dt.date(2026, 3, 14)
+    at.date_input(key="overview_period").set_value((start, end)).run()
+    assert not at.exception
+    after = metric(at, "警情总数")
+    expected = len(load_incidents(demo_engine, start=start, end=end + dt.timedelta(days=1)))
+    assert after == expected
+    assert after != before
+
+
+def test_map_category_filter_changes_figures(app_db, demo_engine):
+    from geo.store import load_incidents
+
+    at = open_page(signed_in(), "map")
+    start, end = at.date_input(key="map_period").value
+    total = metric(at, "筛选后警情")
+    at.multiselect(key="map_cats").set_value(["医托"]).run()
+    assert not at.exception
+    touts = metric(at, "筛选后警情")
+    expected = load_incidents(demo_engine, start=start, end=end + dt.timedelta(days=1), categories=["医托"])
+    assert touts == len(expected)
+    assert 0 < touts < total
+
+
+def test_map_loads_only_vendored_assets(app_db):
+    at = open_page(signed_in(), "map")
+    comps = [c for c in at.get("component_instance") if "st_folium" in c.proto.component_name]
+    assert comps, "no map on the page"
+    args = json.loads(comps[0].proto.json_args)
+    links = args["js_links"] + args["css_links"]
+    assert links
+    for url in links:
+        assert url.startswith("/app/static/"), url
+        assert (STATIC / url.removeprefix("/app/static/")).is_file(), url
+    assert "https://" not in args["script"] and "http://" not in args["script"]
+    assert args["returned_objects"] == []  # panning must not rerun the app
+
+
+def test_officer_sees_only_own_hospital(app_db):
+    at = signed_in("officer")
+    with pytest.raises(ValueError, match="navigation page"):
+        at.switch_page("views/screen.py")  # not registered for officers
+    open_page(at, "map")
+    assert metric(at, "涉及医院") <= 1
+    open_page(at, "plan")  # read-only: no generate button, the approved plan or a notice
+    assert not any(b.key == "plan_go" for b in at.button)
+    assert any("尚未批准" in i.value for i in at.info)
+
+
+def test_liaison_sees_statistics_pages_only(app_db):
+    at = signed_in("liaison")
+    for page in ("map", "plan", "screen", "analysis"):
+        with pytest.raises(ValueError, match="navigation page"):
+            at.switch_page(f"views/{page}.py")
+    open_page(at, "evaluation")
+
+
+def test_liaison_overview_counts_without_incident_rows(app_db, demo_engine):
+    """The liaison's figures come from identity-free incident facts, never from incident rows."""
+    from dashboard import data
+    from geo.access import scope_for_role
+
+    scope = scope_for_role("liaison", username="l")
+    with pytest.raises(PermissionError):
+        data.store.load_incidents(demo_engine, scope=scope)
+    at = open_page(signed_in("liaison"), "overview")
+    assert metric(at, "警情总数") > 0
+    cached = data._incidents(app_db, data.data_version(app_db), data._scope_key(scope))
+    assert not {"incident_id", "lon", "lat", "address", "description", "caller_phone"} & set(cached.columns)
+
+
+def test_import_page_is_for_admins(app_db):
+    with pytest.raises(ValueError, match="navigation page"):
+        signed_in("commander").switch_page("views/import.py")
+    at = open_page(signed_in("admin"), "import")
+    assert any(u.label == "选择文件" for u in at.get("file_uploader"))
+
+
+@pytest.fixture
+def writable_db(demo_db_url, tmp_path, monkeypatch):
+    """A private copy of the demo store for tests that write (plans, overrides)."""
+    import sqlite3
+
+    from geo import settings
+
+    src = sqlite3.connect(demo_db_url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(tmp_path / "copy.sqlite")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    monkeypatch.setattr(settings, "DB_URL", url)
+    return url
+
+
+def test_keylist_override_needs_a_note_and_is_stored(writable_db):
+    from geo.store import get_engine
+    from planning.keylist import final_keylist
+
+    at = open_page(signed_in(), "hospitals")
+    month = at.selectbox(key="kl_month").value
+    listed_before = metric(at, "列入清单")
+    table = at.data_editor[0].value
+    row = int(table.index[table["重点"]][0])
+    hid = table.loc[row, "hospital_id"]
+    # Un-list the top hospital without a note: refused.
+    at.session_state["kl_editor"] = {"edited_rows": {row: {"重点": False}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert any("调整说明" in w.value for w in at.warning)
+    assert not any(b.key == "kl_save" for b in at.button)
+    # With a note it can be saved, and the stored final list changes.
+    at.session_state["kl_editor"] = {
+        "edited_rows": {row: {"重点": False, "调整说明": "测试：已整改到位"}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="kl_save").click().run()
+    assert not at.exception
+    assert hid not in final_keylist(get_engine(writable_db), month=month)
+    assert metric(at, "列入清单") == listed_before - 1
+
+
+@pytest.mark.slow
+def test_plan_generates_actions_schedules_and_approval(writable_db):
+    from geo.store import get_engine
+    from planning.keylist import final_keylist
+
+    at = open_page(signed_in(), "plan")
+    month = at.selectbox(key="plan_month").value
+    at.button(key="plan_go").click().run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    assert metric(at, "集中行动") == len(final_keylist(get_engine(writable_db), month=month))
+    assert metric(at, "巡逻到点（次）") > 0
+    at.button(key="plan_approve").click().run(timeout=120)
+    assert not at.exception
+    assert any("已批准并存档" in s.value for s in at.success)
+    # Exports are built on request, then offered for download.
+    assert not any(b.key == "plan_dl_xlsx" for b in at.get("download_button"))
+    at.button(key="plan_mk_xlsx").click().run(timeout=120)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(b.key == "plan_dl_xlsx" for b in at.get("download_button"))
+
+
+def test_import_upload_preview_progress_and_rejected_rows(writable_db):
+    from geo.store import get_engine, incident_count
+
+    before = incident_count(get_engine(writable_db))
+    csv = (
+        "某市公安局110接处警登记表\n"
+        "接警单编号,报警时间,经度,纬度,简要警情\n"
+        "T-1,2026-10-20 07:15:00,116.409669,39.910989,有人倒卖专家号\n"
+        "T-2,2026-10-21 08:05:00,116.411443,39.901261,<b>医托</b>拉拢患者\n"
+        "T-3,不是时间,116.41,39.91,时间无法识别\n"
+    ).encode()
+    at = open_page(signed_in("admin"), "import")
+    at.selectbox(key="imp_source").set_value("110")
+    at.get("file_uploader")[0].set_value(("测试110.csv", csv, "text/csv"))
+    at.run()
+    assert not at.exception
+    mapping = at.dataframe[0].value
+    assert {"时间", "经度", "纬度"} <= set(mapping["系统字段"])
+    at.button(key="imp_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert metric(at, "总行数") == 3
+    assert metric(at, "已入库") == 2
+    assert metric(at, "不合格") == 1
+    assert incident_count(get_engine(writable_db)) == before + 2
+    rejected = at.dataframe[-1].value
+    assert len(rejected) == 1 and "T-3" in rejected.to_string()
+    assert any(b.label.startswith("下载不合格行") for b in at.get("download_button"))
+
+
+def test_incident_details_are_masked_text(app_db, demo_engine):
+    from geo.store import load_incidents
+
+    at = open_page(signed_in(), "map")
+    at.checkbox(key="map_details").check().run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert len(table) > 0
+    raw = load_incidents(demo_engine)
+    phones = {p for p in raw["caller_phone"] if p}
+    text = " ".join(table["内容"].astype(str))
+    assert not any(p in text for p in phones)  # commander without unmasking sees masked text
+
+
+def test_meeting_screen_rotation(app_db):
+    at = open_page(signed_in(), "screen")
+    titles = {h.value for h in at.subheader}
+    at.toggle(key="screen_rotate").set_value(True).run()
+    assert not at.exception
+    assert {h.value for h in at.subheader} != titles  # the rotating panel shows another pair
+
+
+def test_analysis_on_demand_emerging_and_backtest(app_db):
+    at = open_page(signed_in(), "analysis")
+    at.multiselect(key="ana_hospitals").set_value(["bj002"]).run()
+    assert not at.exception
+    at.button(key="eh_run").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.button(key="bt_run").click().run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    bt = next(d.value for d in at.dataframe if "PAI" in d.value.columns)
+    assert bt["方法"].nunique() >= 2
+    assert (bt["命中率"].between(0, 1)).all()
+
+
+def test_admin_page_registered_for_admins_only(app_db):
+    with pytest.raises(ValueError, match="navigation page"):
+        signed_in("commander").switch_page("views/admin.py")
+    open_page(signed_in("admin"), "admin")
