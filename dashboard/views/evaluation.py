@@ -80,7 +80,13 @@ else:
     else:
         shown = stats.drop(columns=["hospital_id"]).rename(columns={"name": "医院", **LABELS})
         st.dataframe(shown, hide_index=True, width="stretch")
+        from geo.audit import record
+        from geo.safeio import frame_to_csv_bytes
+
+        csv_bytes = frame_to_csv_bytes(pd.DataFrame(shown))
         st.download_button(
-            "下载统计表（CSV）", pd.DataFrame(shown).to_csv(index=False).encode("utf-8-sig"),
-            file_name=f"工作量化统计_{month}.csv", mime="text/csv", key="ev_dl",
+            "下载统计表（CSV）", csv_bytes, file_name=f"工作量化统计_{month}.csv", mime="text/csv", key="ev_dl",
+            # Recorded when downloaded, not on every render.
+            on_click=lambda: record("export", username=scope.username, data=csv_bytes, engine=data.engine(),
+                                    detail=f"工作量化统计表 {month}（CSV）"),
         )

@@ -92,11 +92,12 @@ if result is not None:
     if result.rejected and not result.rejected_rows.empty:
         st.caption("不合格的行（原因见“原因”列）")
         st.dataframe(result.rejected_rows, hide_index=True, width="stretch")
+        rejected_csv = safeio.frame_to_csv_bytes(result.rejected_rows)
         st.download_button(
-            "下载不合格行（CSV）", safeio.frame_to_csv_bytes(result.rejected_rows),
+            "下载不合格行（CSV）", rejected_csv,
             file_name=f"不合格行_{result.batch_id or ''}.csv", mime="text/csv", key="imp_dl",
             on_click=lambda: audit.record(
                 "export_rejected_rows", username=scope.username, detail=f"batch {result.batch_id} {result.filename}",
-                engine=data.engine(),
+                data=rejected_csv, engine=data.engine(),
             ),
         )
