@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from geo import backtest  # noqa: E402
 from geo.forecast_models import METHODS, Points  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "cincinnati_burglary.csv.gz"
+DATA = ROOT / "tests" / "data" / "cincinnati_burglary.csv.gz"
 
 
 def main() -> None:

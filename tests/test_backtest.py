@@ -8,7 +8,7 @@ import pytest
 
 from geo import backtest
 
-CINCINNATI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cincinnati_burglary.csv.gz"
+CINCINNATI = Path(__file__).resolve().parent / "data" / "cincinnati_burglary.csv.gz"
 
 
 def test_metrics_by_hand():
@@ -43,8 +43,6 @@ def test_rolling_origins_are_complete_months():
 
 
 def _cincinnati():
-    if not CINCINNATI.exists():
-        pytest.skip(f"{CINCINNATI} is not available")
     d = pd.read_csv(CINCINNATI)
     return pd.DataFrame({"lon": d.longitude, "lat": d.latitude,
                          "received_at": pd.to_datetime(d.offense_date, errors="coerce")}).dropna()
