@@ -16,7 +16,7 @@ import pandas as pd
 
 from geo import settings
 
-COVERAGE_HELP = "1、2、5、10% 面积覆盖率下的命中率、PAI、PEI*"
+COVERAGE_HELP = "1、2、5、10%% 面积覆盖率下的命中率、PAI、PEI*"  # %% : argparse formats help text
 
 
 def _read_points(args: argparse.Namespace) -> pd.DataFrame:
