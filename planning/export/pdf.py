@@ -49,6 +49,7 @@ def _map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point: pd.Ser
     from matplotlib import font_manager
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fp = font_path()
     font_manager.fontManager.addfont(fp)
@@ -74,6 +75,9 @@ def _map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point: pd.Ser
     ax.set_ylim(min(lats) - pad, max(lats) + pad)
     ax.tick_params(labelsize=6)
     ax.ticklabel_format(useOffset=False, style="plain")
+    # Few ticks: six-decimal longitudes otherwise run into each other on a small map.
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
     ax.set_xlabel("经度（WGS-84）", fontproperties=prop, fontsize=7)
     ax.set_ylabel("纬度", fontproperties=prop, fontsize=7)
     ax.set_title("红：警情热点  蓝：固定巡逻点  圆大小：风险份额  括号：本月计划巡查次数", fontproperties=prop, fontsize=8)
