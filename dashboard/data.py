@@ -9,9 +9,7 @@ would unpickle a copy on every hit (~0.4 s per 500k rows).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -31,8 +29,6 @@ _SLIM_COLUMNS = (
 #: Weekday labels, Monday first (pandas ``dayofweek`` order).
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 SOURCE_LABELS = {"110": "110 警情", "complaint": "投诉"}
-#: Shown while a page's analysis backend is not available yet.
-UNDER_CONSTRUCTION = "功能建设中：相关分析模块尚未接入，接入后此处显示结果。"
 
 DEMO_BANNER = "演示数据（合成，非真实警情）"
 
@@ -187,15 +183,6 @@ def filter_incidents(
     return df[mask]
 
 
-def backend(module: str, name: str) -> Callable[..., Any] | None:
-    """The function ``module.name`` of another team's module, or None while it does not exist yet."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
 def data_span(df: pd.DataFrame) -> tuple[dt.date, dt.date]:
     """First and last local date with data (today twice when empty)."""
     if df.empty:
@@ -265,37 +252,25 @@ def knox(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | No
 @st.cache_data(ttl=60, show_spinner=False)
 def approved_actions(url: str, month: str) -> pd.DataFrame:
     """Actions of the newest stored (approved) plan of ``month``: hospital_id, start, end, officers."""
-    try:
-        from planning.models import PlanAction, PlanRecord, ensure_tables
-    except ImportError:
-        return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
-    eng = _engine(url)
-    ensure_tables(eng)
-    with eng.connect() as conn:
-        pid = conn.execute(
-            select(PlanRecord.id).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
-        ).scalar()
-        if pid is None:
-            return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
-        t = PlanAction.__table__
-        return pd.read_sql(
-            select(t.c.hospital_id, t.c.start, t.c.end, t.c.officers).where(t.c.plan_id == pid).order_by(t.c.start),
-            conn,
-        )
+    from planning.outcomes import stored_actions
+
+    return stored_actions(_engine(url), month=month).sort_values("start", ignore_index=True)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def keylist_names(url: str, month: str) -> list[str]:
     """Hospital ids of the stored final key-hospital list of ``month`` (empty when none is stored)."""
-    fn = backend("planning.keylist", "final_keylist")
-    return [] if fn is None else list(fn(_engine(url), month=month, create=False))
+    from planning.keylist import final_keylist
+
+    return list(final_keylist(_engine(url), month=month, create=False))
 
 
 @st.cache_data(show_spinner="正在生成重点医院建议……", max_entries=8)
 def keylist_proposal(url: str, version: tuple[int, int, int], month: str) -> pd.DataFrame:
     """planning.keylist.propose_keylist for ``month`` (cached per store version: it reads months of data)."""
-    fn = backend("planning.keylist", "propose_keylist")
-    return pd.DataFrame() if fn is None else fn(_engine(url), month=month)
+    from planning.keylist import propose_keylist
+
+    return propose_keylist(_engine(url), month=month)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -79,11 +79,6 @@ def demo_banner() -> None:
         st.error(f"{data.DEMO_BANNER}：所有数字仅用于演示系统功能，不代表任何医院的真实情况。")
 
 
-def under_construction(what: str) -> None:
-    """The notice shown where another module is not available yet."""
-    st.info(f"{what}：{data.UNDER_CONSTRUCTION}")
-
-
 def page_start(title: str) -> tuple[AccessScope, pd.DataFrame]:
     """Title, demo banner; returns the scope and its (shared, read-only) incident frame."""
     st.title(title)
@@ -153,12 +148,10 @@ def hour_weekday_chart(profile: pd.DataFrame, *, height: int = 260, dark: bool =
 
 
 def hour_weekday_profile(events: pd.DataFrame) -> pd.DataFrame:
-    """7×24 counts from geo.temporal (falls back to a plain count table until it exists)."""
-    fn = data.backend("geo.temporal", "hour_weekday_profile")
-    if fn is not None:
-        return fn(events)
-    table = pd.crosstab(events["weekday"], events["hour"])
-    return table.reindex(index=range(7), columns=range(24), fill_value=0)
+    """7×24 counts (geo.temporal.hour_weekday_profile)."""
+    from geo.temporal import hour_weekday_profile as profile
+
+    return profile(events)
 
 
 def daily_trend(df: pd.DataFrame, *, by: str = "source") -> pd.DataFrame:

@@ -6,13 +6,9 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data, ui
+from planning.keylist import keylist_history, override_keylist
 
 scope, df = ui.page_start("重点医院")
-propose = data.backend("planning.keylist", "propose_keylist")
-if propose is None:
-    ui.under_construction("重点医院清单")
-    st.stop()
-
 months = ui.month_options(df)
 month = st.selectbox("月份", months, index=0, key="kl_month")
 try:
@@ -20,16 +16,14 @@ try:
 except ValueError as exc:
     st.error(f"无法生成重点医院清单：{exc}")
     st.stop()
-history = data.backend("planning.keylist", "keylist_history")
-if history is not None:
-    # The stored list of the month carries the commanders' overrides and their notes.
-    stored = history(data.engine())
-    stored = stored[stored["month"] == month].set_index("hospital_id")
-    if not stored.empty:
-        kl = kl.assign(
-            listed=kl["hospital_id"].map(stored["listed"]).fillna(kl["listed"]).astype(bool),
-            override_note=kl["hospital_id"].map(stored["override_note"]).fillna(""),
-        )
+# The stored list of the month carries the commanders' overrides and their notes.
+stored = keylist_history(data.engine())
+stored = stored[stored["month"] == month].set_index("hospital_id")
+if not stored.empty:
+    kl = kl.assign(
+        listed=kl["hospital_id"].map(stored["listed"]).fillna(kl["listed"]).astype(bool),
+        override_note=kl["hospital_id"].map(stored["override_note"]).fillna(""),
+    )
 if scope.hospital_ids is not None:
     kl = kl[kl["hospital_id"].isin(scope.hospital_ids)]
 
@@ -64,14 +58,11 @@ if editable:
     changed = edited[(edited["重点"] != view["重点"]) | (edited["调整说明"].fillna("") != view["调整说明"].fillna(""))]
     if not changed.empty:
         missing = changed[changed["调整说明"].fillna("").str.strip() == ""]
-        save = data.backend("planning.keylist", "override_keylist")
         if not missing.empty:
             st.warning("人工调整须填写“调整说明”：" + "、".join(missing["医院"]))
-        elif save is None:
-            ui.under_construction("保存人工调整")
         elif st.button(f"保存 {len(changed)} 项调整", type="primary", key="kl_save"):
             for hid, listed, note in zip(changed["hospital_id"], changed["重点"], changed["调整说明"], strict=True):
-                save(data.engine(), month=month, hospital_id=hid, listed=bool(listed), note=str(note),
+                override_keylist(data.engine(), month=month, hospital_id=hid, listed=bool(listed), note=str(note),
                      username=scope.username)
             st.success("已保存。")
             st.rerun()

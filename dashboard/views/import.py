@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, ui
-from geo import audit, safeio, settings
+from geo import audit, ingest, safeio, settings
 
 FIELD_LABELS = {
     "source_id": "编号", "received_at": "时间", "date": "日期", "time": "时刻", "lon": "经度", "lat": "纬度",
@@ -14,11 +14,6 @@ FIELD_LABELS = {
 }
 
 scope, _df = ui.page_start("数据导入")
-ingest_fn = data.backend("geo.ingest", "import_file")
-if ingest_fn is None:
-    ui.under_construction("数据导入")
-    st.stop()
-from geo import ingest  # noqa: E402  (only once the module exists)
 
 st.markdown(
     "上传 110 接处警或投诉记录导出文件（CSV 或 XLSX）。系统自动识别表头、编码和坐标，"
@@ -67,7 +62,7 @@ if upload is not None:
             bar.progress(min(max(float(frac), 0.0), 1.0), text=message)
 
         try:
-            result = ingest_fn(
+            result = ingest.import_file(
                 raw, source=source, crs=crs, sheet=sheet, filename=upload.name, engine=data.engine(),
                 username=scope.username, progress=_progress,
             )

@@ -9,6 +9,8 @@ from streamlit_folium import st_folium
 
 from dashboard import data, maps, ui
 from geo import settings
+from geo.hotspots import gi_star_grid
+from geo.temporal import peak_windows
 
 scope, df = ui.page_start("警情地图")
 hospitals = data.hospitals(scope)
@@ -23,12 +25,8 @@ show_points = st.sidebar.checkbox("警情点（聚合）", value=not scope.aggre
                                   disabled=scope.aggregates_only)
 show_heat = st.sidebar.checkbox("热力图", value=True, key="map_l_heat")
 show_hosp = st.sidebar.checkbox("医院及半径", value=True, key="map_l_hosp")
-gi_fn = data.backend("geo.hotspots", "gi_star_grid")
-cl_fn = data.backend("geo.hotspots", "find_clusters")
-show_gi = st.sidebar.checkbox("Gi* 热点网格", value=False, key="map_l_gi", disabled=gi_fn is None,
-                              help=None if gi_fn else data.UNDER_CONSTRUCTION)
-show_cl = st.sidebar.checkbox("聚集区", value=False, key="map_l_cl", disabled=cl_fn is None,
-                              help=None if cl_fn else data.UNDER_CONSTRUCTION)
+show_gi = st.sidebar.checkbox("Gi* 热点网格", value=False, key="map_l_gi")
+show_cl = st.sidebar.checkbox("聚集区", value=False, key="map_l_cl")
 
 c1, c2, c3 = st.columns(3)
 c1.metric("筛选后警情", f"{len(events):,}")
@@ -47,9 +45,9 @@ if show_points and not events.empty:
     mode = maps.add_incidents(layers, events)
 if show_heat and not events.empty:
     maps.add_heat(layers, events)
-if show_gi and gi_fn is not None and len(events) >= 30:
+if show_gi and len(events) >= 30:
     try:
-        cells = gi_fn(events).cells
+        cells = gi_star_grid(events).cells
         cells = cells[cells["bin"] != 0]
         maps.add_polygons(
             layers, cells, name="Gi* 热点网格",
@@ -58,7 +56,7 @@ if show_gi and gi_fn is not None and len(events) >= 30:
         )
     except Exception as exc:  # analysis errors must not blank the map
         st.warning(f"Gi* 热点计算失败：{exc}")
-if show_cl and cl_fn is not None and len(events) >= 10:
+if show_cl and len(events) >= 10:
     try:
         clusters = data.clusters(*data.cache_args(scope), data.hashable_filters(flt))
         maps.add_polygons(
@@ -90,14 +88,11 @@ if hid is not None:
         st.caption("时段 × 星期分布")
         st.altair_chart(ui.hour_weekday_chart(ui.hour_weekday_profile(sub)), width="stretch")
     with b:
-        peak_fn = data.backend("geo.temporal", "peak_windows")
         st.caption("高发时段")
-        if peak_fn is None:
-            ui.under_construction("高发时段")
-        elif sub.empty:
+        if sub.empty:
             st.write("无警情")
         else:
-            st.write("、".join(str(w) for w in peak_fn(sub)) or "无明显高峰")
+            st.write("、".join(str(w) for w in peak_windows(sub)) or "无明显高峰")
         st.caption("类别构成")
         mix = sub["category"].value_counts()
         st.bar_chart(mix[mix > 0].rename("起数"), horizontal=True, height=200)

@@ -24,15 +24,13 @@ for col, label, src in zip(cols[:3], ("警情总数", "110 警情", "投诉"), (
     n, p = _count(cur, src), _count(prev, src)
     col.metric(label, f"{n:,}", delta=f"{n - p:+,}", delta_color="inverse")
 active = int(cur["hospital_id"].dropna().nunique())
-keylist = data.backend("planning.keylist", "propose_keylist")
 key_count = None
-if keylist is not None:
-    try:
-        url = data.db_url()
-        kl = data.keylist_proposal(url, data.data_version(url), end.strftime("%Y-%m"))
-        key_count = int(kl["listed"].sum()) if "listed" in kl else None
-    except Exception as exc:  # the backend is young; never let it take the overview down
-        st.warning(f"重点医院清单暂不可用：{exc}")
+try:
+    url = data.db_url()
+    kl = data.keylist_proposal(url, data.data_version(url), end.strftime("%Y-%m"))
+    key_count = int(kl["listed"].sum()) if "listed" in kl else None
+except ValueError as exc:  # e.g. a month without enough history: show the count of hospitals instead
+    st.warning(f"重点医院清单暂不可用：{exc}")
 cols[3].metric("重点医院" if key_count is not None else "有警情的医院", key_count if key_count is not None else active)
 
 st.subheader("每日趋势")

@@ -7,18 +7,23 @@ import streamlit as st
 
 from dashboard import data, ui
 from geo import audit
+from planning.actions import ActionLock
+from planning.export import geojson as export_geojson
+from planning.export import ics as export_ics
+from planning.export import pdf as export_pdf
+from planning.export import xlsx as export_xlsx
+from planning.plan import make_plan, save_plan
 
 EXPORTS = (("pdf", "PDF 计划书", "application/pdf"), ("xlsx", "XLSX 排班表", "application/vnd.openxmlformats-"
            "officedocument.spreadsheetml.sheet"), ("ics", "ICS 日历", "text/calendar"),
            ("geojson", "GeoJSON 巡防点", "application/geo+json"))
 
-scope, df = ui.page_start("巡防计划")
-make_plan = data.backend("planning.plan", "make_plan")
-if make_plan is None:
-    ui.under_construction("巡防计划")
-    st.stop()
-from planning.actions import ActionLock  # noqa: E402
+EXPORTERS = {
+    "pdf": export_pdf.export_pdf, "xlsx": export_xlsx.export_xlsx, "ics": export_ics.export_ics,
+    "geojson": export_geojson.export_geojson,
+}
 
+scope, df = ui.page_start("巡防计划")
 hospitals = data.hospitals(scope)
 names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
 can_edit = scope.role in ("commander", "admin")
@@ -27,11 +32,7 @@ c1, c2, c3 = st.columns([2, 1, 2])
 month = c1.selectbox("计划月份", ui.month_options(df), index=0, key="plan_month")
 seed = int(c2.number_input("随机种子", min_value=0, max_value=2**31 - 1, value=int(month.replace("-", "")),
                            key="plan_seed", help="相同种子生成相同的巡逻抽样，便于复核。"))
-keylist_ready = data.backend("planning.keylist", "final_keylist") is not None
-chosen = None
-if not keylist_ready:
-    chosen = c3.multiselect("集中行动医院（重点医院清单建设中，请手动选择）", list(names), format_func=names.get,
-                            key="plan_hospitals", placeholder="请选择医院")
+c3.caption("集中行动医院取本月重点医院清单（在“重点医院”页审定和调整）。")
 
 if not can_edit:
     # Stationed officers and other read-only roles see the approved plan: their own shifts and visits.
@@ -62,11 +63,10 @@ if not can_edit:
 plan = st.session_state.get("plan")
 if plan is not None and (plan.month != month):
     plan = None
-if can_edit and st.button("生成计划", type="primary", key="plan_go",
-                          disabled=not keylist_ready and not chosen):
+if can_edit and st.button("生成计划", type="primary", key="plan_go"):
     with st.spinner("正在求解集中行动和巡逻排班……"):
         try:
-            plan = make_plan(data.engine(), month=month, seed=seed, hospital_ids=chosen or None)
+            plan = make_plan(data.engine(), month=month, seed=seed)
         except ValueError as exc:
             st.error(f"无法生成计划：{exc}")
             for line in getattr(getattr(exc, "result", None), "diagnosis", []) or []:
@@ -135,11 +135,10 @@ if can_edit:
                 st.session_state.pop("plan_id", None)
                 st.session_state.pop("plan_exports", None)
                 st.rerun()
-    save = data.backend("planning.plan", "save_plan")
     if st.session_state.get("plan_id"):
         b2.success(f"已批准并存档（计划编号 {st.session_state['plan_id']}）")
-    elif save is not None and b2.button("批准计划", type="primary", key="plan_approve"):
-        pid = save(data.engine(), plan, username=scope.username)
+    elif b2.button("批准计划", type="primary", key="plan_approve"):
+        pid = save_plan(data.engine(), plan, username=scope.username)
         audit.record("plan_approve", username=scope.username, detail=f"{month} plan {pid}", engine=data.engine())
         st.session_state["plan_id"] = pid
         st.rerun()
@@ -175,10 +174,7 @@ st.caption("导出文件按当前账号权限过滤和脱敏，每次生成都�
 cols = st.columns(len(EXPORTS))
 exports = st.session_state.setdefault("plan_exports", {})
 for col, (fmt, label, mime) in zip(cols, EXPORTS, strict=True):
-    fn = data.backend(f"planning.export.{fmt}", f"export_{fmt}")
-    if fn is None:
-        col.button(label, disabled=True, key=f"plan_dl_{fmt}", help=data.UNDER_CONSTRUCTION)
-        continue
+    fn = EXPORTERS[fmt]
     cache_key = (id(plan), fmt)
     if cache_key not in exports:
         # Exports are built on request: a PDF with maps takes seconds and each build is audited.

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data, maps, ui
+from planning.outcomes import evaluate_actions
 
 # Fixed style sheet (no user data): dark high-contrast theme, large type, sidebar and toolbar hidden.
 st.html(
@@ -122,23 +123,19 @@ with mid:
 with right:
     done_month = str(pd.Period(last, "M"))
     st.subheader(f"{done_month} 集中行动成效")
-    evaluate = data.backend("planning.outcomes", "evaluate_actions")
-    if evaluate is None:
-        ui.under_construction("行动成效")
+    try:
+        ev_table = evaluate_actions(data.engine(), month=done_month).table
+    except ValueError:
+        st.info("该月没有已批准的集中行动方案。")
     else:
-        try:
-            ev_table = evaluate(data.engine(), month=done_month).table
-        except ValueError:
-            st.info("该月没有已批准的集中行动方案。")
-        else:
-            st.dataframe(
-                pd.DataFrame({
-                    "医院": [names.get(h, h) for h in ev_table["hospital_id"]],
-                    "前→后": [f"{a}→{b}" for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
-                    "结论": ev_table["verdict"],
-                }),
-                hide_index=True, width="stretch", height=min(360, 40 + 36 * len(ev_table)),
-            )
+        st.dataframe(
+            pd.DataFrame({
+                "医院": [names.get(h, h) for h in ev_table["hospital_id"]],
+                "前→后": [f"{a}→{b}" for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
+                "结论": ev_table["verdict"],
+            }),
+            hide_index=True, width="stretch", height=min(360, 40 + 36 * len(ev_table)),
+        )
     nxt = ui.next_month(df)
     st.subheader(f"{nxt} 巡防计划")
     acts = data.approved_actions(data.db_url(), nxt)
