@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from geo import settings
 from geo.access import AccessScope
-from geo.store import Hospital, Incident, _to_naive_local, get_engine
+from geo.store import Hospital, get_engine
 
 #: Columns of :func:`incident_counts`.
 COUNT_COLUMNS = ["hospital_id", "hospital_name", "month", "category", "source", "count"]
@@ -67,22 +67,13 @@ def incident_counts(
     if bad or not by:
         raise ValueError(f"`by` must be a non-empty subset of {sorted(allowed_keys)}, got {by!r}.")
     engine = engine or get_engine()
-    t = Incident.__table__
-    stmt = select(t.c.received_at, t.c.hospital_id, t.c.category, t.c.source).where(t.c.hospital_id.is_not(None))
-    if start is not None:
-        stmt = stmt.where(t.c.received_at >= _to_naive_local(start))
-    if end is not None:
-        stmt = stmt.where(t.c.received_at < _to_naive_local(end))
-    allowed = None if scope is None else scope.hospital_ids
+    df = incident_facts(engine, scope=scope, start=start, end=end)
+    df = df[df["hospital_id"].notna()]
     if hospital_ids is not None:
-        wanted = set(hospital_ids)
-        allowed = wanted if allowed is None else (wanted & set(allowed))
-    if allowed is not None:
-        stmt = stmt.where(t.c.hospital_id.in_(sorted(allowed)))
+        df = df[df["hospital_id"].isin(set(hospital_ids))]
     with engine.connect() as conn:
-        df = pd.read_sql(stmt, conn)
         names = pd.read_sql(select(Hospital.id, Hospital.name), conn)
-    df["month"] = pd.to_datetime(df["received_at"]).dt.strftime("%Y-%m")
+    df = df.assign(month=df["received_at"].dt.strftime("%Y-%m"))
     keys = list(by)
     out = df.groupby(keys, sort=True).size().rename("count").reset_index()
     if "hospital_id" in keys:
