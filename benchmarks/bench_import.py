@@ -1,7 +1,9 @@
 """Benchmark: import a 1,000,000-row GB18030 CSV (title row, GCJ-02 coordinates) into SQLite.
 
 Prints rows/s end to end (reading, decoding, parsing, classifying, assigning hospitals,
-writing) and the importer process's peak memory. Target (issue #2): >= 50,000 rows/s, < 2 GB.
+writing), peak memory and CPU time of the importer and of its parsing helper process (large
+files are parsed in a helper while the importer writes). Target (issue #2): >= 50,000 rows/s
+on 2 cores, < 2 GB.
 
 Usage: python benchmarks/bench_import.py [ROWS]
 """
@@ -58,12 +60,15 @@ from geo.hospitals import read_hospital_file, save_hospitals
 from geo.ingest import import_file
 engine = get_engine(sys.argv[2])
 save_hospitals(engine, read_hospital_file())
+cpu0 = time.process_time()  # start-up and set-up are not part of the import
 t0 = time.perf_counter()
 r = import_file(sys.argv[1], source="110", crs="gcj02", engine=engine)
 dt = time.perf_counter() - t0
-ru = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": dt, "accepted": r.accepted, "total": r.total, "cpu_seconds": ru.ru_utime + ru.ru_stime,
-                  "peak_rss_mb": ru.ru_maxrss / 1024}))
+cpu = time.process_time() - cpu0
+me, helper = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": dt, "accepted": r.accepted, "total": r.total,
+                  "cpu_seconds": cpu, "helper_cpu_seconds": helper.ru_utime + helper.ru_stime,
+                  "peak_rss_mb": me.ru_maxrss / 1024, "helper_peak_rss_mb": helper.ru_maxrss / 1024}))
 """
 
 
@@ -79,10 +84,13 @@ def main() -> None:
             capture_output=True, text=True, check=True, cwd=ROOT, env={"HOSPITAL_HOTSPOTS_VAR": d, "PATH": ""},
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        peak = r["peak_rss_mb"] + r["helper_peak_rss_mb"]  # both processes at their peaks at once: an upper bound
         print(f"import: {r['accepted']:,}/{r['total']:,} rows in {r['seconds']:.1f} s = "
-              f"{r['total'] / r['seconds']:,.0f} rows/s (target >= 50,000); "
-              f"peak memory {r['peak_rss_mb']:,.0f} MB (target < 2,048 MB); "
-              f"CPU time of the importer process {r['cpu_seconds']:.1f} s (wall time counts other load on the machine)")
+              f"{r['total'] / r['seconds']:,.0f} rows/s (target >= 50,000)")
+        print(f"peak memory {peak:,.0f} MB = importer {r['peak_rss_mb']:,.0f} + parsing helper "
+              f"{r['helper_peak_rss_mb']:,.0f} (target < 2,048 MB)")
+        print(f"CPU time {r['cpu_seconds'] + r['helper_cpu_seconds']:.1f} s = importer {r['cpu_seconds']:.1f} + "
+              f"parsing helper {r['helper_cpu_seconds']:.1f} (2 cores; wall time also counts other load on the machine)")
 
 
 if __name__ == "__main__":

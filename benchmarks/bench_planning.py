@@ -4,7 +4,11 @@ Targets (issue 5): 50 listed hospitals, 300 officers, 31 days — the action pla
 gap of 1 % or less in at most 10 s; daily patrols of 200 stationed officers for the month in at
 most 30 s. Synthetic inputs (no store), so the figures measure the solvers alone.
 
-Run: ``.venv/bin/python benchmarks/bench_planning.py [--hospitals 50] [--repeat 1]``
+With ``--demo-scale S`` (e.g. 1.0) it also builds the synthetic demo store in a temporary
+directory and times ``make_plan`` and every export on it (CPU seconds; targets: make_plan
+≤ 15 s, each export ≤ 10 s for the full demo month). The demo store takes ~15 s to build.
+
+Run: ``.venv/bin/python benchmarks/bench_planning.py [--hospitals 50] [--repeat 1] [--demo-scale 1.0]``
 """
 
 from __future__ import annotations
@@ -73,7 +77,11 @@ def main() -> None:
     parser.add_argument("--stationed", type=int, default=200)
     parser.add_argument("--officers", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--demo-scale", type=float, default=0.0,
+                        help="also time make_plan and the exports on a demo store of this scale (0: skip)")
     args = parser.parse_args()
+    if args.demo_scale > 0:
+        bench_demo(args.demo_scale)
     hosp, units, officers, risk, clusters = synthetic(args.hospitals, n_stationed=args.stationed,
                                                       n_other=args.officers - args.stationed)
     hourly = daily_hourly_risk(risk, month=MONTH)
@@ -104,6 +112,44 @@ def main() -> None:
               f"{len(pp.visits)}次巡查，覆盖风险 {pp.covered_risk / max(pp.total_risk, 1e-9):.1%}；"
               f"点位 {t1 - t0:.2f} s，排班 {t2 - t1:.2f} s，LP {pp.solve_time_s:.2f} s，"
               f"LP+抽样 {t3 - t2:.2f} s，总计 {total:.2f} s（目标 ≤30 s：{'达成' if total <= 30 else '未达成'}）")
+
+
+def bench_demo(scale: float, *, month: str = "2026-12", seed: int = 7) -> None:
+    """CPU time of make_plan and of each export on a synthetic demo store of ``scale``."""
+    import tempfile
+
+    from geo import settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings.VAR_DIR = Path(tmp)  # nothing of the benchmark lands in the real var/ directory
+        from geo.access import AccessScope
+        from geo.demo import build_demo
+        from geo.store import get_engine
+        from planning.export.geojson import export_geojson
+        from planning.export.ics import export_ics, export_ics_all
+        from planning.export.pdf import export_pdf
+        from planning.export.xlsx import export_xlsx
+        from planning.plan import make_plan
+
+        engine = get_engine(f"sqlite:///{tmp}/demo.sqlite")
+        build_demo(engine, scale=scale, end="2026-11-22")
+        t = time.process_time()
+        plan = make_plan(engine, month=month, seed=seed)
+        made = time.process_time() - t
+        print(f"[演示库 ×{scale:g}] make_plan {made:.2f} s CPU（目标 ≤15 s：{'达成' if made <= 15 else '未达成'}），"
+              f"{len(plan.visits)}次巡查，{plan.roster['officer_id'].nunique()}名驻院民警")
+        scope = AccessScope(role="admin", username="bench")
+        for name, fn in (("JSON", lambda: plan.to_json(scope=scope).encode("utf-8")),
+                         ("PDF", lambda: export_pdf(plan, scope=scope)),
+                         ("XLSX", lambda: export_xlsx(plan, scope=scope)),
+                         ("GeoJSON", lambda: export_geojson(plan, scope=scope)),
+                         ("ICS（每人一份）", lambda: export_ics_all(plan, scope=scope)),
+                         ("ICS（合并）", lambda: export_ics(plan, scope=scope))):
+            t = time.process_time()
+            out = fn()
+            took = time.process_time() - t
+            size = sum(map(len, out.values())) if isinstance(out, dict) else len(out)
+            print(f"  导出 {name}：{took:.2f} s CPU，{size / 1e6:.1f} MB（目标 ≤10 s：{'达成' if took <= 10 else '未达成'}）")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     if "json" in formats:
-        data = plan.to_json(scope=scope, indent=1).encode("utf-8")
+        data = plan.to_json(scope=scope).encode("utf-8")  # compact: C encoder, ~15x faster
         (out / "plan.json").write_bytes(data)
         from geo.audit import record
 

@@ -105,6 +105,24 @@ def test_ics_per_officer_parses_back(plan):
     assert len(patrol_all) == len(plan.visits)
 
 
+def test_ics_text_is_escaped_and_folded(plan):
+    """Calendars are written as RFC 5545 text directly: odd names survive, lines stay within 75 octets."""
+    from icalendar import Calendar
+
+    odd = plan.points.copy()
+    pid = plan.visits[plan.visits["officer_id"] == "O001"]["point_id"].iloc[0]
+    odd.loc[odd["point_id"] == pid, "name"] = "东门;南侧,\\北\n二层" + "很长的名字" * 20
+    cal_bytes = export_ics(dataclasses.replace(plan, points=odd), scope=COMMANDER, officer_id="O001")
+    lines = cal_bytes.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 75 and lines[-1] == b""
+    for line in lines:  # folding never splits a UTF-8 character
+        line.decode("utf-8")
+    events = Calendar.from_ical(cal_bytes).walk("VEVENT")
+    name = odd.loc[odd["point_id"] == pid, "name"].iloc[0]
+    assert any(f" {name}（" in str(e["location"]) for e in events)
+    assert any(str(e["summary"]).endswith(f"{name}（演示数据（合成））") for e in events)
+
+
 def test_ics_officer_scope_only_own_calendar(plan):
     me = AccessScope(role="officer", hospital_ids=frozenset({"bj001"}), officer_id="O001", username="o1")
     assert export_ics(plan, scope=me)

@@ -223,3 +223,78 @@ def test_a_stray_nul_byte_rejects_its_row_not_the_file(empty_engine):
     r = import_file(data.encode("gb18030"), source="110", engine=empty_engine)
     assert (r.total, r.accepted, r.rejected) == (2, 1, 1)
     assert r.rejected_rows["行号"].tolist() == [3] and "字符" in r.rejected_rows["原因"].iloc[0]
+
+
+def _mixed_rows(n: int) -> list[list[object]]:
+    rows = [HEADER]
+    for i in range(n):
+        lon, lat = east_of(*PUMCH, (i % 50) * 20)
+        rows.append([f"P{i}", f"2026-10-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}", f" 地址{i % 7} ", lon, lat, "有人倒号"])
+    rows[5][1] = "not a date"
+    rows[9][3] = "abc"
+    rows[12] = list(rows[11])  # duplicate within the file
+    rows[20][0] = ""
+    return rows
+
+
+def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engine, tmp_path, monkeypatch):
+    import geo.ingest as ingest
+    from geo.store import get_engine
+
+    data = csv_bytes(_mixed_rows(400), encoding="gb18030", title="XX市公安局110接处警登记表")
+    inline = import_file(data, source="110", engine=empty_engine, filename="a.csv")
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 100)
+    started = []
+    monkeypatch.setattr(ingest._Helper, "_start", staticmethod(lambda s=ingest._Helper._start: started.append(1) or s()))
+    other = get_engine(f"sqlite:///{tmp_path / 'helper.sqlite'}")
+    from geo.hospitals import read_hospital_file, save_hospitals
+
+    save_hospitals(other, read_hospital_file())
+    helped = import_file(data, source="110", engine=other, filename="a.csv")
+    assert started == [1]
+    assert inline.summary() | {"batch_id": 0, "quarantine": ""} == helped.summary() | {"batch_id": 0, "quarantine": ""}
+    assert (helped.total, helped.rejected, helped.duplicates) == (400, 3, 1)
+    assert helped.rejected_rows["行号"].tolist() == inline.rejected_rows["行号"].tolist() == [7, 11, 22]
+    cols = ["source_id", "received_at", "lon", "lat", "address", "category", "hospital_id", "hospital_distance_m"]
+    a = load_incidents(empty_engine)[cols].sort_values("source_id").reset_index(drop=True)
+    b = load_incidents(other)[cols].sort_values("source_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["address"].str.startswith("地址").all()  # cells are stripped
+
+
+def test_helper_process_falls_back_to_the_robust_reader_for_very_wide_rows(empty_engine, monkeypatch):
+    import geo.ingest as ingest
+
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
+    rows = _mixed_rows(300)
+    rows[250] = [*rows[250], *(["x"] * 30)]  # far wider than the header: the fast parser gives up
+    r = import_file(csv_bytes(rows), source="110", engine=empty_engine, filename="wide.csv")
+    assert r.total == 300 and r.accepted + r.rejected + r.duplicates == r.total
+    assert 251 in r.rejected_rows["行号"].tolist()
+    assert "列数" in r.rejected_rows.set_index("行号").loc[251, "原因"]
+
+
+def test_the_first_of_repeated_ids_in_a_file_is_kept(empty_engine):
+    rows = [HEADER, ["Q1", "2026-10-05 09:00", "第一条", *PUMCH, "有人倒号"],
+            ["Q1", "2026-10-01 08:00", "第二条", *PUMCH, "有人倒号"]]
+    r = import_file(csv_bytes(rows), source="110", engine=empty_engine)
+    assert (r.accepted, r.duplicates) == (1, 1)
+    row = load_incidents(empty_engine).iloc[0]
+    assert row["address"] == "第一条" and row["received_at"].day == 5
+
+
+def test_repeated_map_coordinates_are_each_converted_exactly(empty_engine):
+    # Exports repeat gate coordinates; each distinct point is converted once and shared.
+    points = [crs.from_wgs84(*east_of(*PUMCH, m), "gcj02") for m in (0, 150, 300)]
+    rows = [HEADER] + [[f"G{i}", "2026-10-01 08:00", "a", f"{float(points[i % 3][0]):.7f}",
+                        f"{float(points[i % 3][1]):.7f}", "x"] for i in range(30)]
+    import_file(csv_bytes(rows), source="110", crs="gcj02", engine=empty_engine)
+    df = load_incidents(empty_engine).sort_values("source_id")
+    glon = np.array([float(r[3]) for r in rows[1:]])
+    glat = np.array([float(r[4]) for r in rows[1:]])
+    want_lon, want_lat = crs.to_wgs84(glon, glat, "gcj02")
+    order = np.argsort([r[0] for r in rows[1:]])
+    np.testing.assert_allclose(df["lon"].to_numpy(), want_lon[order], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(df["lat"].to_numpy(), want_lat[order], rtol=0, atol=1e-9)
+    assert df["hospital_id"].eq("bj001").all()
