@@ -18,8 +18,6 @@ from geo import settings
 from geo.access import AccessScope
 from geo.store import Hospital, get_engine
 
-#: Columns of :func:`incident_counts`.
-COUNT_COLUMNS = ["hospital_id", "hospital_name", "month", "category", "source", "count"]
 #: Chinese column labels for exports.
 COUNT_LABELS = {
     "hospital_id": "医院编号",

@@ -650,20 +650,6 @@ def find_clusters(
     geoms = gpd.GeoSeries(hulls, crs=f"EPSG:{epsg}").to_crs("EPSG:4326")
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=CLUSTER_COLUMNS[:-1]), geometry=geoms.values, crs="EPSG:4326")
 
-
-def cluster_labels(events: pd.DataFrame, *, eps_m: float | None = None, min_samples: int | None = None) -> np.ndarray:
-    """DBSCAN label per event (``-1`` noise) with the same rules as :func:`find_clusters` (unsorted ids)."""
-    eps_m = settings.CLUSTER_EPS_M if eps_m is None else float(eps_m)
-    min_samples = settings.CLUSTER_MIN_SAMPLES if min_samples is None else int(min_samples)
-    x, y, _ = project_events(events)
-    ok = np.isfinite(x) & np.isfinite(y)
-    uxy, inverse, mult = _unique_points(x[ok], y[ok])
-    lab = weighted_dbscan(uxy, mult, eps=eps_m, min_samples=min_samples)
-    out = np.full(len(events), -1, dtype=np.int64)
-    out[np.flatnonzero(ok)] = lab[inverse]
-    return out
-
-
 # --------------------------------------------------------------------------- KDE
 
 

@@ -143,13 +143,6 @@ def detect_encoding(data: bytes) -> str:
     # Undecodable bytes become U+FFFD; the affected rows are rejected by the field checks.
     return "gb18030"
 
-
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes with :func:`detect_encoding`. Returns ``(text, encoding)``."""
-    enc = detect_encoding(data)
-    return data.decode(enc, errors="replace"), enc
-
-
 def _sniff_delimiter(lines: list[str]) -> str:
     best, best_score = ",", 0
     for d in (",", "\t", ";", "|"):
@@ -791,8 +784,11 @@ def _import(
         raise ImportError_("文件是空的")
     layout = detect_layout(head)
     if source is None:
-        title = " ".join(head.iloc[: min(3, len(head))].fillna("").astype(str).to_numpy().ravel().tolist())
-        source = _infer_source(name, title, None)
+        title = " ".join(head.iloc[: layout.header_row + 1].fillna("").astype(str).to_numpy().ravel().tolist())
+        channel = None
+        if "channel" in layout.cols:
+            channel = head.iloc[layout.header_row + 1 :, layout.cols["channel"]].fillna("").astype(str)
+        source = _infer_source(name, title, channel)
         if source is None:
             raise ImportError_("无法判断数据来源，请指定 来源（110 或 complaint）")
     source = normalize_source(source)

@@ -72,14 +72,6 @@ def frame_to_csv_bytes(df: pd.DataFrame, *, index: bool = False, encoding: str =
     neutralize_frame(df).to_csv(buf, index=index, lineterminator="\r\n")
     return buf.getvalue().encode(encoding)
 
-
-def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False, encoding: str = "utf-8-sig") -> Path:
-    """Write ``df`` to ``path`` as a neutralized CSV; returns the path."""
-    path = Path(path)
-    path.write_bytes(frame_to_csv_bytes(df, index=index, encoding=encoding))
-    return path
-
-
 def clean_xml_text(text: str) -> str:
     """Drop control characters that XLSX cannot store and cut to Excel's cell limit."""
     return text.translate(_ILLEGAL_XML)[:_XLSX_MAX_CELL]

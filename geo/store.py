@@ -37,8 +37,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from geo import settings
 from geo.access import AccessScope
 
-SOURCES = ("110", "complaint")
-
 
 class Base(DeclarativeBase):
     """Declarative base shared by all tables of the project."""
@@ -228,8 +226,6 @@ INCIDENT_COLUMNS = [
     "address", "category", "source_category", "description", "caller_name", "caller_phone",
     "hospital_id", "hospital_distance_m", "batch_id",
 ]
-#: Columns that name people; dropped or masked for scopes without personal access.
-PERSONAL_COLUMNS = ("caller_name", "caller_phone")
 
 
 def _to_naive_local(ts: dt.datetime | dt.date | str | pd.Timestamp | None) -> dt.datetime | None:

@@ -298,3 +298,13 @@ def test_repeated_map_coordinates_are_each_converted_exactly(empty_engine):
     np.testing.assert_allclose(df["lon"].to_numpy(), want_lon[order], rtol=0, atol=1e-9)
     np.testing.assert_allclose(df["lat"].to_numpy(), want_lat[order], rtol=0, atol=1e-9)
     assert df["hospital_id"].eq("bj001").all()
+
+
+def test_source_is_inferred_from_the_channel_column_when_the_file_does_not_say(empty_engine):
+    rows = [["工单编号", "受理时间", "来源渠道", "涉及医院", "反映内容"],
+            ["T1", "2026-10-01 08:00", "12320", "北京协和医院", "网上挂号被医托骗"]]
+    r = import_file(csv_bytes(rows), engine=empty_engine, filename="records.csv")
+    assert r.source == "complaint"
+    with pytest.raises(ImportError_, match="来源"):
+        import_file(csv_bytes([["编号", "时间", "经度", "纬度"], ["X1", "2026-10-01 08:00", 116.4, 39.9]]),
+                    engine=empty_engine, filename="records.csv")
