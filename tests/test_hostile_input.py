@@ -96,7 +96,8 @@ def test_random_bytes_after_a_bom_never_crash(empty_engine, data, bom):
 
 # NUL is left out: a NUL byte makes the importer refuse the whole file as binary (tested separately).
 _cell = st.one_of(
-    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=60),
+    # Lone surrogates (category Cs) cannot be written to a UTF-8 file at all, so no export contains them.
+    st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=60),
     st.sampled_from([*INJECTIONS, HTML, "", " ", "\n", '"', ",,,", "\ufffd", "😀" * 5]),
 )
 
