@@ -23,7 +23,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo import settings  # noqa: E402
+from core import settings  # noqa: E402
 
 CATEGORIES = ["号贩子/倒号", "医托", "医闹/扰乱秩序", "黑救护车", "非法行医", "盗窃", "诈骗", "其他"]
 TARGET_P95_S = 1.5
@@ -31,8 +31,8 @@ TARGET_P95_S = 1.5
 
 def build_store(path: Path, n: int, *, seed: int = 7) -> str:
     """A SQLite store with the demo's reference data and ``n`` synthetic incidents (reused if present)."""
-    from geo import store
-    from geo.demo import build_demo
+    from core import db as store
+    from geo.io.demo import build_demo
 
     url = f"sqlite:///{path}"
     if path.exists() and store.incident_count(store.get_engine(url)) >= n:

@@ -21,8 +21,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo import crs, hotspots
-from geo.hospitals import read_hospital_file
 from geo.hotspot_report import hotspot_refresh
+from geo.io.hospitals import read_hospital_file
 
 
 def synthetic_incidents(n: int, *, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

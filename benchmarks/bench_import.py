@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.crs import from_wgs84  # noqa: E402
-from geo.hospitals import read_hospital_file  # noqa: E402
+from geo.io.hospitals import read_hospital_file  # noqa: E402
 
 TEXTS = ["门诊大厅有人倒卖专家号，开价500元", "有人冒充病友拉患者去私立诊所", "家属在诊室闹事", "候诊时手机被偷",
          "急诊门口有黑救护车揽客", "有人求助走失", "被冒充工作人员骗走800元"]
@@ -55,9 +55,9 @@ def make_csv(path: Path, n: int, seed: int = 0) -> None:
 
 CHILD = r"""
 import json, resource, sys, time
-from geo.store import get_engine
-from geo.hospitals import read_hospital_file, save_hospitals
-from geo.ingest import import_file
+from core.db import get_engine
+from geo.io.hospitals import read_hospital_file, save_hospitals
+from geo.io.ingest import import_file
 engine = get_engine(sys.argv[2])
 save_hospitals(engine, read_hospital_file())
 cpu0 = time.process_time()  # start-up and set-up are not part of the import

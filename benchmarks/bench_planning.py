@@ -118,13 +118,13 @@ def bench_demo(scale: float, *, month: str = "2026-12", seed: int = 7) -> None:
     """CPU time of make_plan and of each export on a synthetic demo store of ``scale``."""
     import tempfile
 
-    from geo import settings
+    from core import settings
 
     with tempfile.TemporaryDirectory() as tmp:
         settings.VAR_DIR = Path(tmp)  # nothing of the benchmark lands in the real var/ directory
-        from geo.access import AccessScope
-        from geo.demo import build_demo
-        from geo.store import get_engine
+        from core.db import get_engine
+        from core.trust.access import AccessScope
+        from geo.io.demo import build_demo
         from planning.export.geojson import export_geojson
         from planning.export.ics import export_ics, export_ics_all
         from planning.export.pdf import export_pdf

@@ -1,10 +1,10 @@
 """Sign-in for the dashboard and the pages each role may open.
 
 ``require_login()`` shows a Chinese sign-in form until the user has signed in, then returns
-their :class:`~geo.access.AccessScope`. Sessions expire after ``settings.SESSION_TIMEOUT_MIN``
-minutes without activity; failed attempts are throttled by :func:`geo.auth.authenticate`
+their :class:`~core.trust.access.AccessScope`. Sessions expire after ``settings.SESSION_TIMEOUT_MIN``
+minutes without activity; failed attempts are throttled by :func:`core.trust.auth.authenticate`
 (stored in the database, so a new browser tab does not reset them). One-click demo accounts
-are offered only while the store holds the synthetic demo (:func:`geo.store.is_demo`).
+are offered only while the store holds the synthetic demo (:func:`core.db.is_demo`).
 Sign-ins, sign-outs, expiries and unmasking are written to the audit trail.
 
 ``allowed_pages(scope)`` lists the page keys of a role; pages not in it are not registered in
@@ -17,8 +17,8 @@ import time
 
 import streamlit as st
 
-from geo import settings
-from geo.access import ROLES, AccessScope
+from core import settings
+from core.trust.access import ROLES, AccessScope
 
 #: Page keys of the dashboard (see the module docstring of dashboard/app.py).
 PAGES = frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "import", "meeting", "admin"})
@@ -44,14 +44,14 @@ def allowed_pages(scope: AccessScope) -> set[str]:
 
 
 def _engine():
-    from geo.store import get_engine
+    from core.db import get_engine
 
     # Read at call time so that tests and deployments can point the dashboard elsewhere.
     return get_engine(settings.DB_URL)
 
 
 def _record(action: str, username: str, detail: str) -> None:
-    from geo.audit import record
+    from core.trust.audit import record
 
     record(action, username=username, detail=detail, engine=_engine())
 
@@ -65,7 +65,7 @@ def sign_out(reason: str = "退出登录") -> None:
 
 def _session_scope() -> AccessScope | None:
     """The scope of a live session, or None (expired, disabled or never signed in)."""
-    from geo.auth import get_user
+    from core.trust.auth import get_user
 
     state = st.session_state.get(_STATE)
     if not state:
@@ -90,8 +90,8 @@ def _start_session(scope: AccessScope, display_name: str = "") -> None:
 
 
 def _login_form() -> None:
-    from geo.auth import AuthError, authenticate, demo_sign_in, ensure_demo_users, get_user, has_users
-    from geo.store import is_demo
+    from core.db import is_demo
+    from core.trust.auth import AuthError, authenticate, demo_sign_in, ensure_demo_users, get_user, has_users
 
     engine = _engine()
     st.title("医院周边警情研判与巡防排班")
@@ -132,7 +132,8 @@ def _login_form() -> None:
 
 def _user_box(scope: AccessScope) -> None:
     """Sidebar: who is signed in, unmasking for roles that may, sign-out."""
-    from geo.access import mask, unmask
+    from core.trust.access import mask
+    from core.trust.disclosure import unmask
 
     state = st.session_state[_STATE]
     sb = st.sidebar

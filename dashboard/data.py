@@ -17,8 +17,9 @@ import streamlit as st
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from geo import settings, store
-from geo.access import AccessScope
+from core import db as store
+from core import settings
+from core.trust.access import AccessScope
 
 #: Columns of the cached frame: no free text or personal fields (large, and only needed on demand
 #: through :func:`hospital_incidents`), which also spares masking a million descriptions.
@@ -86,8 +87,8 @@ def _incidents(url: str, version: tuple[int, int, int], key: _ScopeKey) -> pd.Da
     scope = _scope_of(key)
     if scope.aggregates_only:
         # Liaison and similar roles get incident facts only (no ids, places, text): their pages
-        # show counts and trends, and geo.store.load_incidents refuses them incident rows.
-        from geo.aggregates import incident_facts
+        # show counts and trends, and core.db.load_incidents refuses them incident rows.
+        from core.db.aggregates import incident_facts
 
         df = incident_facts(_engine(url), scope=scope)
     else:
@@ -288,11 +289,10 @@ def approved_plan_document(url: str, month: str) -> dict | None:
     import json
 
     try:
-        from planning.models import PlanRecord, ensure_tables
+        from core.db.schema import PlanRecord
     except ImportError:
         return None
     eng = _engine(url)
-    ensure_tables(eng)
     with eng.connect() as conn:
         body = conn.execute(
             select(PlanRecord.body).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)

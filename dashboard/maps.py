@@ -24,8 +24,8 @@ from folium import plugins
 from folium.map import Layer
 from folium.template import Template
 
+from core import settings
 from geo import crs as geo_crs
-from geo import settings
 
 #: URL prefix of Streamlit's static file serving (``[server] enableStaticServing``).
 STATIC_URL = "/app/static"

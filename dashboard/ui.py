@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.trust.access import AccessScope
 from dashboard import data
-from geo.access import AccessScope
 from geo.taxonomy import LABELS as CATEGORIES
 
 

@@ -1,7 +1,7 @@
 """Private helpers that read the columns every analysis needs from an events frame.
 
 Any frame with ``lon``, ``lat`` (WGS-84) and, for time analyses, ``received_at`` works: the
-store's :func:`geo.store.load_incidents` output, or a generic point CSV renamed to those
+store's :func:`core.db.load_incidents` output, or a generic point CSV renamed to those
 columns. Times keep their own wall clock: tz-aware values are read in their own zone (the
 store gives Asia/Shanghai), because hour-of-day patterns belong to local clock time.
 """

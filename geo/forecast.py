@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo import settings
+from core import settings
 from geo._events import local_times, require_columns
 
 HORIZONS = ("day", "week", "month")

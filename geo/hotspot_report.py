@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import settings
+from core import settings
 from geo._events import local_times, project_events
 from geo.hotspots import GiStarResult, find_clusters, gi_star_grid
 from geo.spacetime import EMERGING_LABELS_ZH, EmergingResult, emerging_hotspots
@@ -68,7 +68,7 @@ def hotspot_refresh(
     Parameters
     ----------
     events
-        Incidents as returned by :func:`geo.store.load_incidents`.
+        Incidents as returned by :func:`core.db.load_incidents`.
     hospitals
         Hospitals frame, used to name the hospital of clusters when incidents carry none.
     cell_size

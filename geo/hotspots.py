@@ -28,7 +28,8 @@ import pandas as pd
 import shapely
 from scipy import ndimage, sparse, stats
 
-from geo import crs, settings
+from core import settings
+from geo import crs
 from geo._events import local_times, project_events
 from geo.grid import Grid
 from geo.temporal import window_labels

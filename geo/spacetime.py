@@ -45,7 +45,8 @@ from scipy import sparse, stats
 from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN
 
-from geo import crs, settings
+from core import settings
+from geo import crs
 from geo._events import local_times, project_events
 from geo.grid import Grid
 from geo.hotspots import _projected, fdr_adjust, gi_star_cells, study_area_mask

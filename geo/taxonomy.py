@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from geo import settings
+from core import settings
 
 #: The taxonomy labels in display order.
 LABELS = ("号贩子/倒号", "医托", "医闹/扰乱秩序", "黑救护车", "非法行医", "盗窃", "诈骗", "其他")

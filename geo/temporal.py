@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo import settings
+from core import settings
 from geo._events import local_times
 
 MINUTES_PER_DAY = 1440

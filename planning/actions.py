@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from geo import settings
+from core import settings
 
 #: Constraint groups that can be relaxed by the infeasibility diagnosis, with Chinese labels.
 CONSTRAINT_GROUPS: dict[str, str] = {
@@ -262,7 +262,7 @@ def solve_actions(
     hospitals
         The listed hospitals: hospital_id, district (and optionally name).
     units
-        Police units (``geo.store.load_units``): unit_id, kind, district, hospital_id,
+        Police units (``core.db.load_units``): unit_id, kind, district, hospital_id,
         available_per_day.
     hourly_risk
         Forecast risk per hospital, date and hour (:func:`daily_hourly_risk`).

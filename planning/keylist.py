@@ -26,9 +26,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from geo import settings
+from core import settings
+from core.db.schema import KeylistEntry
 from planning.actions import month_days
-from planning.models import KeylistEntry, ensure_tables
 
 COLUMNS = ["hospital_id", "name", "score", "rank", "listed", "proposal", "reasons", "incidents", "severity",
            "complaints", "trend", "hotspot_z", "previously_listed"]
@@ -79,7 +79,7 @@ def score_hospitals(
     Parameters
     ----------
     events
-        Incidents (``geo.store.load_incidents`` columns) covering the assessed month and the
+        Incidents (``core.db.load_incidents`` columns) covering the assessed month and the
         ``trend_months`` before it.
     hospitals
         hospital_id, name, lon, lat.
@@ -178,9 +178,7 @@ def propose_keylist(
         ('列入' | '销号' | '保持' | ''), reasons (Chinese), the score components and
         previously_listed (final list of the month before, from the history).
     """
-    from geo.store import load_hospitals, load_incidents
-
-    ensure_tables(engine)
+    from core.db import load_hospitals, load_incidents
     size = settings.KEYLIST_SIZE if size is None else int(size)
     if size < 0:
         raise ValueError(f"`size` must be ≥ 0, got {size}.")
@@ -222,8 +220,7 @@ def propose_keylist(
 
 def save_keylist(engine: Engine, proposal: pd.DataFrame, *, month: str) -> None:
     """Store the proposal of ``month`` as its list; commanders' overrides already made are kept."""
-    ensure_tables(engine)
-    from geo.store import session_scope
+    from core.db import session_scope
 
     now = dt.datetime.now()
     with session_scope(engine) as s:
@@ -245,12 +242,11 @@ def override_keylist(
     The note is required (why the commander decided so); the override is stored with the
     month's list and recorded in the audit trail.
     """
-    from geo.audit import record
-    from geo.store import session_scope
+    from core.db import session_scope
+    from core.trust.audit import record
 
     if not str(note or "").strip():
         raise ValueError("`note` is required: say why the proposal is overridden.")
-    ensure_tables(engine)
     if not list_month_exists(engine, month=month):
         save_keylist(engine, propose_keylist(engine, month=month), month=month)
     with session_scope(engine) as s:
@@ -267,14 +263,12 @@ def override_keylist(
 
 def list_month_exists(engine: Engine, *, month: str) -> bool:
     """True when a list of ``month`` is stored."""
-    ensure_tables(engine)
     with engine.connect() as conn:
         return conn.execute(select(KeylistEntry.id).where(KeylistEntry.month == month).limit(1)).first() is not None
 
 
 def final_keylist(engine: Engine, *, month: str, create: bool = True) -> list[str]:
     """Hospital ids listed for ``month`` after overrides; proposed and stored first if missing."""
-    ensure_tables(engine)
     if not list_month_exists(engine, month=month):
         if not create:
             return []
@@ -288,7 +282,6 @@ def final_keylist(engine: Engine, *, month: str, create: bool = True) -> list[st
 
 def keylist_history(engine: Engine, *, hospital_id: str | None = None) -> pd.DataFrame:
     """Stored lists month by month: month, hospital_id, score, rank, proposal, listed, overridden, note."""
-    ensure_tables(engine)
     stmt = select(KeylistEntry).order_by(KeylistEntry.month, KeylistEntry.rank)
     if hospital_id is not None:
         stmt = stmt.where(KeylistEntry.hospital_id == hospital_id)

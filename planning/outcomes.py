@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from planning.models import ActionOutcome, DailyOutcome, ensure_tables
+from core.db.schema import ActionOutcome, DailyOutcome
 
 #: Counted results, in the order of the statistics table.
 COUNTS = ("persons_checked", "scalpers_caught", "touts_caught", "warned_away", "cases_handed_over")
@@ -54,8 +54,7 @@ def record_action_outcome(
     unknown = set(counts) - set(COUNTS)
     if unknown:
         raise ValueError(f"Unknown result fields {sorted(unknown)}; allowed: {list(COUNTS)}.")
-    ensure_tables(engine)
-    from geo.store import session_scope
+    from core.db import session_scope
 
     d = pd.Timestamp(date).date()
     with session_scope(engine) as s:
@@ -71,8 +70,7 @@ def record_daily_outcome(
     unknown = set(counts) - set(COUNTS)
     if unknown:
         raise ValueError(f"Unknown result fields {sorted(unknown)}; allowed: {list(COUNTS)}.")
-    ensure_tables(engine)
-    from geo.store import session_scope
+    from core.db import session_scope
 
     d = pd.Timestamp(date).date()
     vals = _counts(counts)
@@ -94,11 +92,10 @@ def monthly_statistics(engine: Engine, *, month: str) -> pd.DataFrame:
         hospital_id, name, actions_done, action_officers, patrol_days, visits_done and the
         :data:`COUNTS` summed over actions and days; a final row ``合计`` (hospital_id None).
     """
-    from geo.store import load_hospitals
+    from core.db import load_hospitals
     from planning.actions import month_days
 
     days = month_days(month)
-    ensure_tables(engine)
     with engine.connect() as conn:
         acts = pd.read_sql(select(ActionOutcome).where(ActionOutcome.month == month), conn)
         daily = pd.read_sql(
@@ -146,9 +143,7 @@ class ActionEvaluation:
 
 def stored_actions(engine: Engine, *, month: str) -> pd.DataFrame:
     """Actions (hospital_id, start, end, officers) of the newest stored plan of ``month``."""
-    from planning.models import PlanAction, PlanRecord
-
-    ensure_tables(engine)
+    from core.db.schema import PlanAction, PlanRecord
     with engine.connect() as conn:
         pid = conn.execute(
             select(PlanRecord.id).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
@@ -193,9 +188,9 @@ def evaluate_actions(
     import numpy as np
     from scipy import stats
 
-    from geo import settings
+    from core import settings
+    from core.db import load_hospitals, load_incidents
     from geo.crs import project
-    from geo.store import load_hospitals, load_incidents
 
     if window_days < 1:
         raise ValueError(f"`window_days` must be ≥ 1, got {window_days}.")
@@ -270,7 +265,7 @@ def demo_actions(engine: Engine, *, month: str) -> pd.DataFrame:
     """Past actions the synthetic demo planted (meta ``demo_actions``) that start in ``month``."""
     import io
 
-    from geo.store import get_meta, is_demo
+    from core.db import get_meta, is_demo
 
     raw = get_meta("demo_actions", engine) if is_demo(engine) else None
     if not raw:

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from geo import settings
+from core import settings
 from geo.crs import project, unproject
 
 #: Fixed patrol points: name, bearing (deg from north) and share of the offset distance.

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import settings
-from geo.access import AccessScope
+from core import settings
+from core.trust.access import AccessScope
 from planning.actions import ActionLock, ActionPlanResult, daily_hourly_risk, month_days, solve_actions
-from planning.models import ensure_tables
 from planning.patrols import PatrolPlan, build_roster, patrol_points, plan_patrols
 
 FORMAT = "hospital-hotspots/plan"
@@ -181,7 +180,7 @@ def _num(x: float, nd: int = 4) -> float | None:
 
 def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, Any]:
     """The plan as a JSON-ready dict; see docs/plan_json.md."""
-    from geo.privacy import mask_person_name
+    from core.trust.privacy import mask_person_name
 
     allowed = None if scope is None else scope.hospital_ids
     personal = scope is None or scope.personal
@@ -329,8 +328,8 @@ def _month_start(month: str) -> pd.Timestamp:
 
 def forecast_risk(engine: Engine, *, month: str, hospital_ids: Iterable[str]) -> pd.DataFrame:
     """Weekday-hour risk of ``month`` per hospital from ``geo.forecast.hospital_hour_risk``."""
+    from core.db import load_incidents
     from geo.forecast import hospital_hour_risk
-    from geo.store import load_incidents
 
     start = _month_start(month)
     events = load_incidents(engine, start=start - pd.Timedelta(days=365), end=start,
@@ -340,8 +339,8 @@ def forecast_risk(engine: Engine, *, month: str, hospital_ids: Iterable[str]) ->
 
 def find_points(engine: Engine, *, month: str, hospitals: pd.DataFrame) -> pd.DataFrame:
     """Patrol points of ``hospitals`` from the incidents of the lookback before ``month``."""
+    from core.db import load_incidents
     from geo.hotspots import find_clusters
-    from geo.store import load_incidents
 
     start = _month_start(month)
     events = load_incidents(engine, start=start - pd.Timedelta(days=settings.PATROL_LOOKBACK_DAYS), end=start,
@@ -396,9 +395,7 @@ def make_plan(
     PlanInfeasibleError
         When no action plan satisfies the constraints (message in Chinese).
     """
-    from geo.store import is_demo, load_hospitals, load_officers, load_units
-
-    ensure_tables(engine)
+    from core.db import is_demo, load_hospitals, load_officers, load_units
     days = month_days(month)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"`seed` must be an integer, got {seed!r}.")
@@ -476,10 +473,8 @@ def make_plan(
 
 def save_plan(engine: Engine, plan: Plan, *, username: str = "", parent_id: int | None = None) -> int:
     """Store ``plan`` (its JSON and its actions) and return its id."""
-    from geo.store import session_scope
-    from planning.models import PlanAction, PlanRecord
-
-    ensure_tables(engine)
+    from core.db import session_scope
+    from core.db.schema import PlanAction, PlanRecord
     with session_scope(engine) as s:
         rec = PlanRecord(month=plan.month, seed=plan.seed, created_at=dt.datetime.now(), username=username,
                          parent_id=parent_id, summary=json.dumps(plan.summary(), ensure_ascii=False),

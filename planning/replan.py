@@ -148,11 +148,9 @@ def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -
 
 def record_edits(engine: Engine, plan_id: int, edits: Iterable[Edit], *, username: str = "") -> None:
     """Store ``edits`` of stored plan ``plan_id`` and record them in the audit trail."""
-    from geo.audit import record
-    from geo.store import session_scope
-    from planning.models import PlanEdit, ensure_tables
-
-    ensure_tables(engine)
+    from core.db import session_scope
+    from core.db.schema import PlanEdit
+    from core.trust.audit import record
     edits = list(edits)
     with session_scope(engine) as s:
         for e in edits:

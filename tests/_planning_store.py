@@ -26,8 +26,8 @@ CATEGORIES = ["号贩子/倒号", "医托", "医闹/扰乱秩序", "黑救护车
 
 def make_store(url: str, *, seed: int = 7, demo: bool = True):
     """Create and fill a store at ``url``; returns its engine."""
-    from geo.hospitals import read_hospital_file, save_hospitals
-    from geo.store import Incident, Officer, PoliceUnit, get_engine, session_scope, set_meta
+    from core.db import Incident, Officer, PoliceUnit, get_engine, session_scope, set_meta
+    from geo.io.hospitals import read_hospital_file, save_hospitals
 
     engine = get_engine(url)
     rng = np.random.default_rng(seed)
@@ -89,7 +89,7 @@ def copy_store(src_url: str, dst_url: str):
     """Copy a SQLite store (backup API, so WAL content comes along) and return the copy's engine."""
     import sqlite3
 
-    from geo.store import get_engine
+    from core.db import get_engine
 
     src = sqlite3.connect(src_url.removeprefix("sqlite:///"))
     dst = sqlite3.connect(dst_url.removeprefix("sqlite:///"))

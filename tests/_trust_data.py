@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from geo.store import Hospital, Incident, Officer, PoliceUnit, get_engine, session_scope
+from core.db import Hospital, Incident, Officer, PoliceUnit, get_engine, session_scope
 
 HOSPITALS = [
     ("H1", "协和医院", 116.4166, 39.9120),
@@ -58,7 +58,7 @@ def use_fast_hasher(monkeypatch) -> None:
     """Swap the production argon2 parameters for cheap ones (tests hash dozens of passwords)."""
     from argon2 import PasswordHasher
 
-    from geo import auth
+    from core.trust import auth
 
     monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     monkeypatch.setattr(auth, "_DUMMY", [])

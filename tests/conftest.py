@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-# Must happen before geo.settings is imported anywhere.
+# Must happen before core.settings is imported anywhere.
 _VAR = tempfile.mkdtemp(prefix="hh-test-var-")
 os.environ["HOSPITAL_HOTSPOTS_VAR"] = _VAR
 os.environ.pop("HOSPITAL_HOTSPOTS_DB", None)
@@ -29,8 +29,8 @@ DEMO_SCALE = 0.2
 @pytest.fixture(scope="session")
 def demo_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """URL of a SQLite store holding a small synthetic demo (scale 0.2, 12 months to 2026-11-01)."""
-    from geo.demo import build_demo
-    from geo.store import get_engine
+    from core.db import get_engine
+    from geo.io.demo import build_demo
 
     d = tmp_path_factory.mktemp("demo")
     url = f"sqlite:///{d / 'demo.sqlite'}"
@@ -41,7 +41,7 @@ def demo_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def demo_engine(demo_db_url: str):
     """Engine of the demo store (shared: tests must not write to it; use `empty_engine` for that)."""
-    from geo.store import get_engine
+    from core.db import get_engine
 
     return get_engine(demo_db_url)
 
@@ -58,9 +58,15 @@ def demo_files(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> di
 @pytest.fixture
 def empty_engine(tmp_path):
     """A fresh store with the 44 Beijing hospitals and no incidents."""
-    from geo.hospitals import read_hospital_file, save_hospitals
-    from geo.store import get_engine
+    from core.db import get_engine
+    from geo.io.hospitals import read_hospital_file, save_hospitals
 
     engine = get_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
     save_hospitals(engine, read_hospital_file())
     return engine
+
+
+@pytest.fixture
+def store_url(tmp_path) -> str:
+    """URL of a fresh, empty store (SQLite for now; PostgreSQL joins in the dual-store fixtures)."""
+    return f"sqlite:///{tmp_path / 'fresh.sqlite'}"

@@ -8,12 +8,13 @@ import re
 import pandas as pd
 import pytest
 
-from geo import access
-from geo.access import SYSTEM, AccessScope, require, scope_for_role, unmask
-from geo.aggregates import export_counts_csv, incident_counts
-from geo.audit import list_entries, sha256_bytes
-from geo.auth import create_user
-from geo.store import load_hospitals, load_incidents, load_officers
+from core.db import load_hospitals, load_incidents, load_officers
+from core.db.aggregates import export_counts_csv, incident_counts
+from core.trust import access
+from core.trust.access import SYSTEM, AccessScope, require, scope_for_role
+from core.trust.audit import list_entries, sha256_bytes
+from core.trust.auth import create_user
+from core.trust.disclosure import unmask
 from tests._trust_data import IDS, NAMES, PHONES, build_store, use_fast_hasher
 
 GOOD = "Hotspots-2026!"
@@ -205,7 +206,7 @@ def demo_copy(demo_db_url, tmp_path):
     """A private copy of the shared demo store (exports write to the audit trail)."""
     import sqlite3
 
-    from geo.store import get_engine
+    from core.db import get_engine
 
     dst = tmp_path / "demo_copy.sqlite"
     with sqlite3.connect(demo_db_url.removeprefix("sqlite:///")) as src, sqlite3.connect(dst) as out:

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-import geo.audit
-from geo.access import scope_for_role
-from geo.audit import AuditEntry, AuditTamperError, export_csv, list_entries, record, sha256_bytes
-from geo.store import session_scope
+import core.trust.audit
+from core.db import session_scope
+from core.db.schema import AuditEntry, AuditTamperError
+from core.trust.access import scope_for_role
+from core.trust.audit import export_csv, list_entries, record, sha256_bytes
 from tests._trust_data import build_store
 
 ADMIN = scope_for_role("admin", username="adm")
@@ -61,25 +62,8 @@ def test_raw_sql_cannot_change_the_trail_either(engine, sql):
     assert len(list_entries(engine)) == 2
 
 
-def test_triggers_are_added_to_an_older_store(tmp_path):
-    from sqlalchemy import create_engine
-
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    raw = create_engine(url)
-    with raw.begin() as conn:  # the audit table as created before the triggers existed
-        conn.execute(text("create table audit_log (id integer primary key, at datetime, username varchar(64), "
-                          "action varchar(32), detail text, sha256 varchar(64))"))
-    raw.dispose()
-    from geo.store import get_engine
-
-    engine = get_engine(url)
-    record("export", username="cmd", engine=engine)
-    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-        conn.execute(text("delete from audit_log"))
-
-
 def test_module_offers_no_way_to_change_entries():
-    public = [n for n in dir(geo.audit) if not n.startswith("_")]
+    public = [n for n in dir(core.trust.audit) if not n.startswith("_")]
     assert not [n for n in public if any(w in n.lower() for w in ("delete", "update", "remove", "purge", "clear"))]
 
 

@@ -8,9 +8,11 @@ import io
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo import auth, settings
-from geo.audit import list_entries
-from geo.auth import (
+from core import settings
+from core.db import set_meta
+from core.trust import auth
+from core.trust.audit import list_entries
+from core.trust.auth import (
     AccountDisabled,
     AccountLocked,
     AuthError,
@@ -21,7 +23,6 @@ from geo.auth import (
     ensure_demo_users,
     lockout_remaining,
 )
-from geo.store import set_meta
 from tests._trust_data import build_store, use_fast_hasher
 
 GOOD = "Hotspots-2026!"
@@ -149,23 +150,6 @@ def test_demo_accounts_only_on_the_demo_store(engine):
     set_meta("demo", "0", engine)
     with pytest.raises(AuthError):
         demo_sign_in(engine, "demo_commander")
-
-
-def test_old_users_table_is_extended(tmp_path, monkeypatch):
-    use_fast_hasher(monkeypatch)
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    raw = create_engine(url)
-    with raw.begin() as conn:
-        conn.execute(text(
-            "create table users (username varchar(64) primary key, password_hash varchar(200), "
-            "role varchar(16), hospital_id varchar(32), active boolean)"
-        ))
-    raw.dispose()
-    from geo.store import get_engine
-
-    engine = get_engine(url)
-    create_user(engine, "adm", GOOD, role="admin")
-    assert authenticate(engine, "adm", GOOD).role == "admin"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -300,7 +284,7 @@ def _admin_page(engine, monkeypatch, scope):
 
 
 def test_admin_page_lists_users_and_audit_for_admins_only(engine, monkeypatch):
-    from geo.access import scope_for_role
+    from core.trust.access import scope_for_role
 
     create_user(engine, "cmd", GOOD, role="commander")
     at = _admin_page(engine, monkeypatch, scope_for_role("admin", username="adm"))
@@ -335,6 +319,6 @@ def test_cli_end_to_end_in_a_real_process(tmp_path):
                          capture_output=True, text=True, env=env, cwd=root, timeout=120)
     assert add.returncode == 0, add.stderr
     assert "已创建用户 chief" in add.stdout
-    from geo.store import get_engine
+    from core.db import get_engine
 
     assert authenticate(get_engine(env["HOSPITAL_HOTSPOTS_DB"]), "chief", GOOD).role == "admin"

@@ -13,7 +13,7 @@ from tests.plan_checker import check_plan
 
 @pytest.fixture
 def store(tmp_path_factory, monkeypatch):
-    from geo import settings
+    from core import settings
 
     engine = writable(tmp_path_factory, "cli")
     monkeypatch.setattr(settings, "DB_URL", str(engine.url))

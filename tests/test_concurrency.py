@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from geo.store import ImportBatch, get_engine, incident_count
+from core.db import ImportBatch, get_engine, incident_count
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ["警情编号", "报警时间", "经度", "纬度", "报警内容", "报警电话"]
@@ -24,8 +24,8 @@ HEADER = ["警情编号", "报警时间", "经度", "纬度", "报警内容", "�
 _WORKER = r"""
 import json, sys, time
 from pathlib import Path
-from geo.ingest import import_file
-from geo.store import get_engine
+from geo.io.ingest import import_file
+from core.db import get_engine
 
 url, path, marker = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -124,7 +124,7 @@ def test_import_killed_mid_write_leaves_the_store_exactly_as_before(empty_engine
     assert (incident_count(engine), _batches(engine)) == before
     assert _integrity(engine) == "ok"
     # No lock or half batch is left behind: the store takes the next import at once.
-    from geo.ingest import import_file
+    from geo.io.ingest import import_file
 
     again = _write_csv(tmp_path / "again.csv", range(500, 800), prefix="K")
     result = import_file(again, engine=engine, source="110")

@@ -12,9 +12,9 @@ import pytest
 from branca.colormap import ColorMap
 from folium import plugins
 
+from core import settings
 from dashboard import maps
 from geo import crs as geo_crs
-from geo import settings
 
 
 def _points(n: int, seed: int = 0) -> pd.DataFrame:

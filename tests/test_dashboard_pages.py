@@ -19,7 +19,7 @@ COMMANDER_PAGES = ["overview", "map", "analysis", "hospitals", "plan", "evaluati
 @pytest.fixture
 def app_db(demo_db_url, monkeypatch):
     """Point the dashboard at the shared demo store."""
-    from geo import settings
+    from core import settings
 
     monkeypatch.setattr(settings, "DB_URL", demo_db_url)
     return demo_db_url
@@ -62,7 +62,7 @@ def test_page_renders_with_demo_banner(app_db, page):
 
 
 def test_overview_period_change_changes_figures(app_db, demo_engine):
-    from geo.store import load_incidents
+    from core.db import load_incidents
 
     at = open_page(signed_in(), "overview")
     before = metric(at, "警情总数")
@@ -76,7 +76,7 @@ def test_overview_period_change_changes_figures(app_db, demo_engine):
 
 
 def test_map_category_filter_changes_figures(app_db, demo_engine):
-    from geo.store import load_incidents
+    from core.db import load_incidents
 
     at = open_page(signed_in(), "map")
     start, end = at.date_input(key="map_period").value
@@ -124,8 +124,8 @@ def test_liaison_sees_statistics_pages_only(app_db):
 
 def test_liaison_overview_counts_without_incident_rows(app_db, demo_engine):
     """The liaison's figures come from identity-free incident facts, never from incident rows."""
+    from core.trust.access import scope_for_role
     from dashboard import data
-    from geo.access import scope_for_role
 
     scope = scope_for_role("liaison", username="l")
     with pytest.raises(PermissionError):
@@ -148,7 +148,7 @@ def writable_db(demo_db_url, tmp_path, monkeypatch):
     """A private copy of the demo store for tests that write (plans, overrides)."""
     import sqlite3
 
-    from geo import settings
+    from core import settings
 
     src = sqlite3.connect(demo_db_url.removeprefix("sqlite:///"))
     dst = sqlite3.connect(tmp_path / "copy.sqlite")
@@ -161,7 +161,7 @@ def writable_db(demo_db_url, tmp_path, monkeypatch):
 
 
 def test_keylist_override_needs_a_note_and_is_stored(writable_db):
-    from geo.store import get_engine
+    from core.db import get_engine
     from planning.keylist import final_keylist
 
     at = open_page(signed_in(), "hospitals")
@@ -188,7 +188,7 @@ def test_keylist_override_needs_a_note_and_is_stored(writable_db):
 
 @pytest.mark.slow
 def test_plan_generates_actions_schedules_and_approval(writable_db):
-    from geo.store import get_engine
+    from core.db import get_engine
     from planning.keylist import final_keylist
 
     at = open_page(signed_in(), "plan")
@@ -208,7 +208,7 @@ def test_plan_generates_actions_schedules_and_approval(writable_db):
 
 
 def test_import_upload_preview_progress_and_rejected_rows(writable_db):
-    from geo.store import get_engine, incident_count
+    from core.db import get_engine, incident_count
 
     before = incident_count(get_engine(writable_db))
     csv = (
@@ -237,7 +237,7 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
 
 
 def test_incident_details_are_masked_text(app_db, demo_engine):
-    from geo.store import load_incidents
+    from core.db import load_incidents
 
     at = open_page(signed_in(), "map")
     at.checkbox(key="map_details").check().run()

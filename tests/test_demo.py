@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from geo.demo import generate_incidents, load_districts
-from geo.hospitals import read_hospital_file
-from geo.store import get_meta, is_demo, load_hospitals, load_incidents, load_officers, load_units
+from core.db import get_meta, is_demo, load_hospitals, load_incidents, load_officers, load_units
+from geo.io.demo import generate_incidents, load_districts
+from geo.io.hospitals import read_hospital_file
 
 
 def test_demo_store_is_labelled_and_complete(demo_engine):
@@ -71,7 +71,7 @@ def test_generator_is_reproducible_and_seed_sensitive():
 def test_past_actions_have_a_planted_effect_that_shows_in_the_incidents(demo_engine):
     import json
 
-    from geo.store import get_meta
+    from core.db import get_meta
 
     actions = pd.DataFrame(json.loads(get_meta("demo_actions", demo_engine)))
     assert len(actions) >= 8 * 10  # eight hospitals, one action a month for the past months

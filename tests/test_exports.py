@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from geo.access import AccessScope
+from core.trust.access import AccessScope
 from planning.export.geojson import export_geojson
 from planning.export.ics import export_ics, export_ics_all
 from planning.export.pdf import export_pdf
@@ -27,7 +27,7 @@ def plan(tmp_path_factory):
 
 
 def _audit(plan) -> pd.DataFrame:
-    from geo.audit import AuditEntry
+    from core.db.schema import AuditEntry
 
     with plan.engine.connect() as conn:
         return pd.read_sql(select(AuditEntry).where(AuditEntry.action == "export"), conn)
@@ -36,7 +36,7 @@ def _audit(plan) -> pd.DataFrame:
 def test_pdf_embeds_font_and_text_is_extractable(plan):
     from pypdf import PdfReader
 
-    from geo.audit import sha256_bytes
+    from core.trust.audit import sha256_bytes
 
     scope = AccessScope(role="commander", hospital_ids=frozenset({"bj001", "bj002"}), username="cmd1")
     data = export_pdf(plan, scope=scope)

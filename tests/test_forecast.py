@@ -134,7 +134,7 @@ def test_unfitted_and_unknown_models_fail_clearly():
 
 
 def test_demo_hospital_risk_peaks_on_weekday_mornings(demo_engine):
-    from geo.store import load_incidents
+    from core.db import load_incidents
 
     events = load_incidents(demo_engine)
     until = events["received_at"].max().normalize() - pd.Timedelta(days=30)

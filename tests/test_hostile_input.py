@@ -1,6 +1,6 @@
 """Hostile input: random bytes, huge cells, broken XLSX, zip bombs, formula injection, HTML.
 
-Nothing may crash with a traceback (a clear :class:`geo.ingest.ImportError_` is fine), every
+Nothing may crash with a traceback (a clear :class:`geo.io.ingest.ImportError_` is fine), every
 row is accounted for (accepted + rejected + duplicates == total), a refused file leaves the
 store unchanged, and every CSV/XLSX we write neutralizes formulas.
 """
@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from geo import safeio
-from geo import settings as geo_settings
-from geo.ingest import ImportError_, import_file
-from geo.store import incident_count, load_incidents
+from core import safeio
+from core import settings as geo_settings
+from core.db import incident_count, load_incidents
+from geo.io.ingest import ImportError_, import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ["警情编号", "报警时间", "经度", "纬度", "报警内容", "报警人", "报警电话"]
@@ -320,7 +320,7 @@ def test_cli_import_of_hostile_file_prints_one_line(empty_engine, tmp_path, caps
 
 
 def test_dashboard_writes_spreadsheets_only_through_safe_writers():
-    """Downloads offered by the dashboard go through geo.safeio or the planning exports."""
+    """Downloads offered by the dashboard go through core.safeio or the planning exports."""
     offenders = []
     for path in (ROOT / "dashboard").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -165,8 +165,8 @@ def test_weighted_dbscan_matches_scikit_learn():
 
 def test_demo_store_hotspots_show_the_planted_registration_peak(demo_engine):
     """The demo plants gate micro-hotspots and a weekday 06:00–09:30 registration peak: both are found."""
+    from core.db import load_hospitals, load_incidents
     from geo.hotspot_report import hotspot_refresh
-    from geo.store import load_hospitals, load_incidents
 
     events = load_incidents(demo_engine)
     ref = hotspot_refresh(events, hospitals=load_hospitals(demo_engine))

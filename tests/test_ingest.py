@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from core.db import ImportBatch, incident_count, load_incidents, session_scope
 from geo import crs
-from geo.ingest import ImportError_, import_file, parse_datetimes
-from geo.store import ImportBatch, incident_count, load_incidents, session_scope
+from geo.io.ingest import ImportError_, import_file, parse_datetimes
 
 # 北京协和医院 in WGS-84 (data/beijing_hospitals.csv) and 300 m east of it.
 PUMCH = (116.409669, 39.910989)
@@ -181,7 +181,7 @@ def test_xlsx_named_sheet_with_title_row(empty_engine, tmp_path):
 def test_failed_import_leaves_store_unchanged(empty_engine, monkeypatch):
     import_file(csv_bytes(good_rows(2)), source="110", engine=empty_engine)
     before = incident_count(empty_engine)
-    import geo.ingest as ingest
+    import geo.io.ingest as ingest
 
     def boom(*_a, **_k):
         raise RuntimeError("disk full")
@@ -238,8 +238,8 @@ def _mixed_rows(n: int) -> list[list[object]]:
 
 
 def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engine, tmp_path, monkeypatch):
-    import geo.ingest as ingest
-    from geo.store import get_engine
+    import geo.io.ingest as ingest
+    from core.db import get_engine
 
     data = csv_bytes(_mixed_rows(400), encoding="gb18030", title="XX市公安局110接处警登记表")
     inline = import_file(data, source="110", engine=empty_engine, filename="a.csv")
@@ -247,7 +247,7 @@ def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engin
     started = []
     monkeypatch.setattr(ingest._Helper, "_start", staticmethod(lambda s=ingest._Helper._start: started.append(1) or s()))
     other = get_engine(f"sqlite:///{tmp_path / 'helper.sqlite'}")
-    from geo.hospitals import read_hospital_file, save_hospitals
+    from geo.io.hospitals import read_hospital_file, save_hospitals
 
     save_hospitals(other, read_hospital_file())
     helped = import_file(data, source="110", engine=other, filename="a.csv")
@@ -263,7 +263,7 @@ def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engin
 
 
 def test_helper_process_falls_back_to_the_robust_reader_for_very_wide_rows(empty_engine, monkeypatch):
-    import geo.ingest as ingest
+    import geo.io.ingest as ingest
 
     monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)

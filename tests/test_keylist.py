@@ -34,7 +34,7 @@ def test_rising_hotspot_hospital_ranks_first_with_reasons(engine):
 
 
 def test_severity_weights_change_the_score(engine):
-    from geo.store import load_hospitals, load_incidents
+    from core.db import load_hospitals, load_incidents
 
     ev = load_incidents(engine, start="2026-06-01", end="2026-11-01")
     hosp = load_hospitals(engine)
@@ -61,7 +61,7 @@ def test_delisting_uses_last_months_final_list(engine):
 
 
 def test_override_needs_note_is_audited_and_kept_in_history(engine):
-    from geo.audit import AuditEntry
+    from core.db.schema import AuditEntry
 
     with pytest.raises(ValueError, match="note"):
         override_keylist(engine, month=MONTH, hospital_id="bj006", listed=True, note="  ")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.privacy import contains_personal, mask_frame, mask_person_name, mask_phone, mask_text
+from core.trust.privacy import contains_personal, mask_frame, mask_person_name, mask_phone, mask_text
 
 # (text, values that must disappear, fragments that must stay)
 CASES = [

@@ -61,8 +61,7 @@ def test_change_forces_and_mark_officer_absent(plan):
 def test_edits_are_validated_and_recorded(plan, tmp_path_factory):
     from sqlalchemy import select
 
-    from geo.audit import AuditEntry
-    from planning.models import PlanEdit
+    from core.db.schema import AuditEntry, PlanEdit
     from planning.plan import save_plan
 
     with pytest.raises(ValueError, match="kind"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo.store import INCIDENT_COLUMNS, load_incidents
+from core.db import INCIDENT_COLUMNS, load_incidents
 
 
 def test_time_range_is_half_open_in_local_time(demo_engine):
@@ -39,7 +39,7 @@ def test_column_subset(demo_engine):
 
 def test_database_url_comes_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path / 'other.sqlite'}"
-    code = "from geo import settings; print(settings.DB_URL)"
+    code = "from core import settings; print(settings.DB_URL)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"HOSPITAL_HOTSPOTS_DB": url, "PATH": ""}, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == url

@@ -1,7 +1,7 @@
 """管理员页面: users (add, disable, enable) and the audit trail (view, export).
 
 Registered in the navigation only for administrators (``auth_ui.allowed_pages``); the library
-functions it calls (``geo.auth.list_users``, ``geo.audit.list_entries`` / ``export_csv``)
+functions it calls (``core.trust.auth.list_users``, ``core.trust.audit.list_entries`` / ``export_csv``)
 check the role again.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import settings
+from core.db import get_engine, load_hospitals
+from core.trust.access import ROLES, require
+from core.trust.audit import ACTIONS, export_csv, list_entries
+from core.trust.auth import create_user, list_users, set_active
 from dashboard.auth_ui import current_scope
-from geo import settings
-from geo.access import ROLES, require
-from geo.audit import ACTIONS, export_csv, list_entries
-from geo.auth import create_user, list_users, set_active
-from geo.store import get_engine, load_hospitals
 
 
 def _users(engine, scope) -> None:

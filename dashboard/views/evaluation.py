@@ -71,8 +71,8 @@ if stats.empty:
 else:
     shown = stats.drop(columns=["hospital_id"]).rename(columns={"name": "医院", **LABELS})
     st.dataframe(shown, hide_index=True, width="stretch")
-    from geo.audit import record
-    from geo.safeio import frame_to_csv_bytes
+    from core.safeio import frame_to_csv_bytes
+    from core.trust.audit import record
 
     csv_bytes = frame_to_csv_bytes(pd.DataFrame(shown))
     st.download_button(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import safeio, settings
+from core.trust import audit
 from dashboard import data, ui
-from geo import audit, ingest, safeio, settings
+from geo.io import ingest
 
 FIELD_LABELS = {
     "source_id": "编号", "received_at": "时间", "date": "日期", "time": "时刻", "lon": "经度", "lat": "纬度",

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from core import settings
 from dashboard import data, maps, ui
-from geo import settings
 from geo.hotspots import gi_star_grid
 from geo.temporal import peak_windows
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.trust import audit
 from dashboard import data, ui
-from geo import audit
 from planning.actions import ActionLock
 from planning.export import geojson as export_geojson
 from planning.export import ics as export_ics

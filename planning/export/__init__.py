@@ -1,6 +1,6 @@
 """Exports of a plan, in Chinese: PDF, XLSX, one ICS calendar per officer, GeoJSON.
 
-Every export takes the plan and an :class:`geo.access.AccessScope`, returns bytes, shows only
+Every export takes the plan and an :class:`core.trust.access.AccessScope`, returns bytes, shows only
 the hospitals (and, for an officer, only the schedule) the scope allows, masks officers'
 names unless the scope grants personal access, labels synthetic demo data and is recorded in
 the audit trail with the SHA-256 of the bytes.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo.access import AccessScope
+from core.trust.access import AccessScope
 
 #: Label shown on every export made from the synthetic demo store.
 DEMO_LABEL = "演示数据（合成）"
@@ -43,7 +43,7 @@ def check_export_scope(scope: AccessScope) -> None:
 
 def scoped(plan, scope: AccessScope) -> ScopedPlan:
     """Filter ``plan`` to what ``scope`` may see and mask names without personal access."""
-    from geo.privacy import mask_person_name
+    from core.trust.privacy import mask_person_name
 
     check_export_scope(scope)
 
@@ -68,7 +68,7 @@ def scoped(plan, scope: AccessScope) -> ScopedPlan:
 
 def record_export(plan, scope: AccessScope, kind: str, data: bytes) -> None:
     """Record an export in the audit trail (store of the plan)."""
-    from geo.audit import record
+    from core.trust.audit import record
 
     record("export", username=scope.username, engine=plan.engine, data=data,
            detail=f"巡防计划 {plan.month} {kind} seed={plan.seed}" + ("（演示数据）" if plan.demo else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from geo.access import AccessScope
+from core.trust.access import AccessScope
 from planning.export import DEMO_LABEL, POINT_KIND_LABELS, record_export, scoped
 
 

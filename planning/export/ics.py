@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.access import AccessScope
+from core.trust.access import AccessScope
 from planning.export import DEMO_LABEL, record_export, scoped
 
 #: What an officer does at a patrol point (shown in the event description).

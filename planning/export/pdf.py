@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.access import AccessScope
+from core.trust.access import AccessScope
 from planning.export import DEMO_LABEL, POINT_KIND_LABELS, fmt_time, record_export, scoped
 
 #: TrueType CJK fonts tried in order (the first that exists is embedded).

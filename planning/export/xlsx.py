@@ -15,8 +15,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from geo.access import AccessScope
-from geo.safeio import clean_xml_text, neutralize
+from core.safeio import clean_xml_text, neutralize
+from core.trust.access import AccessScope
 from planning.export import DEMO_LABEL, POINT_KIND_LABELS, fmt_time, record_export, scoped
 
 

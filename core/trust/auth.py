@@ -9,7 +9,7 @@ attempts within ``settings.LOGIN_LOCKOUT_MIN`` minutes, sign-in is refused (even
 right password) until the oldest of those failures leaves the window. Failures are stored in
 the database, so throttling holds across dashboard sessions and server processes.
 
-Every sign-in, failure and lockout is written to the audit trail (``geo.audit``).
+Every sign-in, failure and lockout is written to the audit trail (``core.trust.audit``).
 """
 
 from __future__ import annotations
@@ -22,44 +22,16 @@ from dataclasses import dataclass
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Boolean, DateTime, Integer, String, delete, func, inspect, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column
 
-from geo import settings
-from geo.access import ROLES, AccessScope, require, scope_for_role
-from geo.store import Base, Hospital, Officer, get_engine, is_demo, session_scope
+from core import settings
+from core.db.engine import get_engine, is_demo, session_scope
+from core.db.schema import Hospital, LoginFailure, Officer, User
+from core.trust.access import ROLES, AccessScope, require, scope_for_role
 
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fa5]{2,64}$")
-
-
-class User(Base):
-    """A dashboard user with a hashed password and one role."""
-
-    __tablename__ = "users"
-
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
-    hospital_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    officer_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    display_name: Mapped[str] = mapped_column(String(64), default="")
-    #: Demo accounts (random passwords) offered as one-click sign-in on the demo store only.
-    demo: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-
-
-class LoginFailure(Base):
-    """One failed sign-in attempt (for throttling; pruned after a successful sign-in)."""
-
-    __tablename__ = "login_failures"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
 
 
 class AuthError(Exception):
@@ -109,27 +81,8 @@ def _now() -> dt.datetime:
     return pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).to_pydatetime()
 
 
-_MIGRATED: set[int] = set()
-
-
-def _ensure_schema(engine: Engine) -> None:
-    """Add columns introduced after a store was created (additive ``ALTER TABLE`` only)."""
-    if id(engine) in _MIGRATED:
-        return
-    Base.metadata.create_all(engine, tables=[User.__table__, LoginFailure.__table__])
-    have = {c["name"] for c in inspect(engine).get_columns("users")}
-    with engine.begin() as conn:
-        for col in User.__table__.columns:
-            if col.name not in have:
-                coltype = col.type.compile(dialect=engine.dialect)
-                conn.execute(text(f"ALTER TABLE users ADD COLUMN {col.name} {coltype}"))
-    _MIGRATED.add(id(engine))
-
-
 def _engine(engine: Engine | None) -> Engine:
-    engine = engine or get_engine()
-    _ensure_schema(engine)
-    return engine
+    return engine or get_engine()
 
 
 def validate_password(password: str, *, username: str = "") -> None:
@@ -223,7 +176,7 @@ def create_user(
     -------
     UserInfo
     """
-    from geo.audit import record
+    from core.trust.audit import record
 
     engine = _engine(engine)
     username = (username or "").strip()
@@ -303,7 +256,7 @@ def list_users(engine: Engine | None = None, *, scope: AccessScope | None = None
 
 def set_active(engine: Engine | None, username: str, active: bool, *, by: str = "system") -> None:
     """Enable or disable a user (accounts are never deleted: the audit trail names them)."""
-    from geo.audit import record
+    from core.trust.audit import record
 
     engine = _engine(engine)
     with session_scope(engine) as s:
@@ -322,7 +275,7 @@ def disable_user(engine: Engine | None, username: str, *, by: str = "system") ->
 
 def set_password(engine: Engine | None, username: str, password: str, *, by: str = "system") -> None:
     """Replace the password of ``username`` (and clear its failed attempts)."""
-    from geo.audit import record
+    from core.trust.audit import record
 
     engine = _engine(engine)
     validate_password(password, username=username)
@@ -340,7 +293,7 @@ def set_password(engine: Engine | None, username: str, password: str, *, by: str
 
 
 def scope_for(user: User | UserInfo) -> AccessScope:
-    """The access scope of a user, following the role rules of :mod:`geo.access`."""
+    """The access scope of a user, following the role rules of :mod:`core.trust.access`."""
     return scope_for_role(
         user.role, username=user.username, hospital_id=user.hospital_id, officer_id=user.officer_id
     )
@@ -398,7 +351,7 @@ def authenticate(
     AccountDisabled
         Right password, but the account is disabled.
     """
-    from geo.audit import record
+    from core.trust.audit import record
 
     engine = _engine(engine)
     now = now or _now()
@@ -465,7 +418,7 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
     """Create the demo accounts on the demo store (random passwords nobody knows).
 
     Does nothing and returns ``[]`` unless the store holds the synthetic demo data
-    (:func:`geo.store.is_demo`). The stationed officer account belongs to the hospital of
+    (:func:`core.db.is_demo`). The stationed officer account belongs to the hospital of
     the first active stationed officer.
     """
     engine = _engine(engine)
@@ -499,7 +452,7 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
 
 def demo_sign_in(engine: Engine | None, username: str) -> AccessScope:
     """One-click sign-in as a demo account; refused unless the store is the demo store."""
-    from geo.audit import record
+    from core.trust.audit import record
 
     engine = _engine(engine)
     if not is_demo(engine):

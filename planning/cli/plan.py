@@ -16,8 +16,8 @@ FORMATS = ("json", "pdf", "xlsx", "geojson", "ics")
 
 def _engine():
     # get_engine() without a URL is cached under "no argument"; pass the configured URL.
-    from geo import settings
-    from geo.store import get_engine
+    from core import settings
+    from core.db import get_engine
 
     return get_engine(settings.DB_URL)
 
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_keylist(args: argparse.Namespace) -> int:
     """Print the proposed key-hospital list."""
-    from geo.store import is_demo
+    from core.db import is_demo
     from planning.keylist import propose_keylist, save_keylist
 
     engine = _engine()
@@ -88,7 +88,7 @@ def cmd_keylist(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Make the month's plan and write every export into ``--out``."""
-    from geo.access import AccessScope
+    from core.trust.access import AccessScope
     from planning.export.geojson import export_geojson
     from planning.export.ics import export_ics_all
     from planning.export.pdf import export_pdf
@@ -114,7 +114,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if "json" in formats:
         data = plan.to_json(scope=scope).encode("utf-8")  # compact: C encoder, ~15x faster
         (out / "plan.json").write_bytes(data)
-        from geo.audit import record
+        from core.trust.audit import record
 
         record("export", username="cli", engine=engine, data=data, detail=f"巡防计划 {plan.month} JSON seed={seed}")
     if "pdf" in formats:
@@ -139,7 +139,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
     """Print the month's quantified statistics by hospital."""
-    from geo.store import is_demo
+    from core.db import is_demo
     from planning.outcomes import LABELS, monthly_statistics
 
     engine = _engine()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo import settings
+from core import settings
 from geo.crs import project
 
 DEFAULT_FILE = settings.DATA_DIR / "beijing_hospitals.csv"
@@ -29,7 +29,7 @@ def read_hospital_file(path: str | Path | None = None) -> pd.DataFrame:
 def save_hospitals(engine, hospitals: pd.DataFrame, *, source_note: str = "") -> int:
     """Insert or update hospitals (columns as :func:`read_hospital_file`; optional stationed_officers,
     reg_open, reg_close). Returns the number of rows written."""
-    from geo.store import Hospital, session_scope
+    from core.db import Hospital, session_scope
 
     with session_scope(engine) as s:
         for r in hospitals.to_dict("records"):

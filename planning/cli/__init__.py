@@ -1,6 +1,6 @@
 """Command line: ``python -m planning <command> ...``.
 
-Each concern registers its own subcommands (``planning/_cli_*.py`` expose ``register``);
+Each concern registers its own subcommands (the modules of ``planning/cli/`` expose ``register``);
 every command calls the same library functions the dashboard uses. Errors the user can fix
 (bad file, bad argument) print one line to stderr and exit with status 2, never a traceback.
 """
@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from planning import _cli_analysis, _cli_data, _cli_plan, _cli_users
+from planning.cli import analysis, data, db, plan, users
 
 
 class UserError(Exception):
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="python -m planning", description="医院周边警情研判与巡防排班 命令行")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_cli_data, _cli_analysis, _cli_plan, _cli_users):
+    for module in (data, db, analysis, plan, users):
         module.register(sub)
     return parser
 

@@ -34,10 +34,10 @@ import shapely
 from shapely.geometry import shape
 from sqlalchemy.engine import Engine
 
-from geo import settings
+from core import settings
+from core.db import Officer, PoliceUnit, session_scope, set_meta
 from geo.crs import from_wgs84, project, unproject
-from geo.hospitals import read_hospital_file, save_hospitals
-from geo.store import Officer, PoliceUnit, session_scope, set_meta
+from geo.io.hospitals import read_hospital_file, save_hospitals
 
 DEMO_LABEL = "演示数据（合成，非真实警情）"
 
@@ -373,7 +373,7 @@ def _title_frame(title: str, df: pd.DataFrame) -> pd.DataFrame:
 
 def write_sample_files(calls: pd.DataFrame, complaints: pd.DataFrame, out_dir: Path, *, seed: int) -> dict[str, Path]:
     """Write the demo as messy real-world files: GB18030 CSV (110) and XLSX (complaints), GCJ-02."""
-    from geo.safeio import write_xlsx
+    from core.safeio import write_xlsx
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 1)
@@ -484,7 +484,7 @@ def build_demo(
     dict
         The import summaries and the sample file paths.
     """
-    from geo.ingest import import_file
+    from geo.io.ingest import import_file
 
     end_ts = pd.Timestamp(end or pd.Timestamp.now(tz=settings.TIMEZONE).date()).normalize()
     start_ts = end_ts - pd.DateOffset(months=months)

@@ -41,10 +41,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo import settings
+from core import settings
+from core.db import ImportBatch, Incident, get_engine, load_hospitals
 from geo.crs import in_china, normalize_crs_name, to_wgs84
-from geo.hospitals import assign_nearest, match_hospital_names
-from geo.store import ImportBatch, Incident, get_engine, load_hospitals
+from geo.io.hospitals import assign_nearest, match_hospital_names
 from geo.taxonomy import load_taxonomy
 
 HEADER_MAP_FILE = settings.DATA_DIR / "header_map.yaml"
@@ -693,7 +693,7 @@ def _classify(desc: np.ndarray, srccat: np.ndarray | None) -> np.ndarray:
 
 
 def _write_quarantine(rejected: pd.DataFrame, batch_id: int, filename: str) -> str:
-    from geo.safeio import frame_to_csv_bytes
+    from core.safeio import frame_to_csv_bytes
 
     qdir = settings.VAR_DIR / "quarantine"
     qdir.mkdir(parents=True, exist_ok=True)
@@ -905,7 +905,7 @@ def _store(
         )
     if result.accepted + result.rejected + result.duplicates != result.total:  # pragma: no cover - invariant
         raise RuntimeError(f"Import counts do not add up: {result.summary()}")
-    from geo.audit import record
+    from core.trust.audit import record
 
     record("import", username=username, engine=engine,
            detail=f"{result.filename}: 共{result.total} 接收{result.accepted} 拒绝{result.rejected} 重复{result.duplicates}",
@@ -992,7 +992,7 @@ class _Helper:
     def _start() -> subprocess.Popen:
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        return subprocess.Popen([sys.executable, "-c", "from geo.ingest import _helper_main; _helper_main()"],
+        return subprocess.Popen([sys.executable, "-c", "from geo.io.ingest import _helper_main; _helper_main()"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
     def chunks(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo import settings
+from core import settings
 
 COVERAGE_HELP = "1、2、5、10%% 面积覆盖率下的命中率、PAI、PEI*"  # %% : argparse formats help text
 
@@ -153,8 +153,8 @@ def _forecast(args: argparse.Namespace) -> int:
 
 
 def _hotspots(args: argparse.Namespace) -> int:
+    from core.db import get_engine, load_hospitals, load_incidents
     from geo.hotspot_report import hotspot_geojson
-    from geo.store import get_engine, load_hospitals, load_incidents
 
     engine = get_engine(args.db) if args.db else get_engine()
     hospital_ids = [args.hospital] if args.hospital else None
@@ -166,7 +166,7 @@ def _hotspots(args: argparse.Namespace) -> int:
     data = json.dumps(collection, ensure_ascii=False).encode("utf-8")
     Path(args.out).write_bytes(data)
     try:
-        from geo import audit
+        from core.trust import audit
 
         audit.record("export", username="cli", detail=f"热点分析 GeoJSON {args.start}~{args.end} → {args.out}",
                      data=data, engine=engine)

@@ -5,7 +5,7 @@ password is read from a hidden prompt, or from standard input with ``--password-
 there is no default password). ``users list | disable | enable | passwd``,
 ``audit list | export --out FILE.csv`` and ``stats export --out FILE.csv [--user NAME]``.
 
-Commands run by the operator on the server act with :data:`geo.access.SYSTEM`; ``--user``
+Commands run by the operator on the server act with :data:`core.trust.access.SYSTEM`; ``--user``
 signs in as that user first (password as above) so the command sees exactly that user's
 share. Other CLI modules can reuse :func:`add_user_options` and :func:`scope_from_args`.
 """
@@ -17,11 +17,11 @@ import getpass
 import sys
 from pathlib import Path
 
-from geo.access import ROLES, SYSTEM, AccessScope
+from core.trust.access import ROLES, SYSTEM, AccessScope
 
 
 def _engine(args: argparse.Namespace):
-    from geo.store import get_engine
+    from core.db import get_engine
 
     return get_engine(getattr(args, "db", None) or None)
 
@@ -51,7 +51,7 @@ def add_user_options(parser: argparse.ArgumentParser) -> None:
 
 def scope_from_args(args: argparse.Namespace, engine=None) -> AccessScope:
     """Sign in as ``--user`` (reading the password) or return the operator's SYSTEM scope."""
-    from geo.auth import AuthError, authenticate
+    from core.trust.auth import AuthError, authenticate
 
     if not getattr(args, "user", None):
         return SYSTEM
@@ -70,7 +70,7 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from geo.auth import create_user
+    from core.trust.auth import create_user
 
     engine = _engine(args)
     password = _read_password(args, confirm=True)
@@ -84,7 +84,7 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _users_list(args: argparse.Namespace) -> int:
-    from geo.auth import list_users
+    from core.trust.auth import list_users
 
     df = list_users(_engine(args), scope=SYSTEM)
     if df.empty:
@@ -99,7 +99,7 @@ def _users_list(args: argparse.Namespace) -> int:
 
 
 def _users_disable(args: argparse.Namespace) -> int:
-    from geo.auth import set_active
+    from core.trust.auth import set_active
 
     set_active(_engine(args), args.username, False, by="cli")
     print(f"已停用用户 {args.username}。")
@@ -107,7 +107,7 @@ def _users_disable(args: argparse.Namespace) -> int:
 
 
 def _users_enable(args: argparse.Namespace) -> int:
-    from geo.auth import set_active
+    from core.trust.auth import set_active
 
     set_active(_engine(args), args.username, True, by="cli")
     print(f"已启用用户 {args.username}。")
@@ -115,7 +115,7 @@ def _users_enable(args: argparse.Namespace) -> int:
 
 
 def _users_passwd(args: argparse.Namespace) -> int:
-    from geo.auth import get_user, set_password
+    from core.trust.auth import get_user, set_password
 
     engine = _engine(args)
     if get_user(engine, args.username) is None:
@@ -129,7 +129,7 @@ def _users_passwd(args: argparse.Namespace) -> int:
 
 
 def _audit_list(args: argparse.Namespace) -> int:
-    from geo.audit import list_entries
+    from core.trust.audit import list_entries
 
     df = list_entries(_engine(args), scope=SYSTEM, action=args.action, username=args.username, limit=args.limit)
     for row in df.itertuples(index=False):
@@ -139,7 +139,7 @@ def _audit_list(args: argparse.Namespace) -> int:
 
 
 def _audit_export(args: argparse.Namespace) -> int:
-    from geo.audit import export_csv
+    from core.trust.audit import export_csv
 
     scope = SYSTEM if not args.user else scope_from_args(args)
     data = export_csv(_engine(args), scope=scope, action=args.action, username=args.username)
@@ -152,7 +152,7 @@ def _audit_export(args: argparse.Namespace) -> int:
 
 
 def _stats_export(args: argparse.Namespace) -> int:
-    from geo.aggregates import export_counts_csv
+    from core.db.aggregates import export_counts_csv
 
     engine = _engine(args)
     scope = scope_from_args(args, engine)

@@ -14,9 +14,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from geo import settings
-from geo.access import AccessScope
-from geo.store import Hospital, get_engine
+from core import settings
+from core.db import Hospital, get_engine
+from core.trust.access import AccessScope
 
 #: Chinese column labels for exports.
 COUNT_LABELS = {
@@ -96,8 +96,8 @@ def export_counts_csv(
     bytes
         UTF-8 (BOM) CSV; its SHA-256 is written to the audit trail.
     """
-    from geo.audit import record
-    from geo.safeio import frame_to_csv_bytes
+    from core.safeio import frame_to_csv_bytes
+    from core.trust.audit import record
 
     df = incident_counts(engine, start=start, end=end, scope=scope, by=by)
     data = frame_to_csv_bytes(df.rename(columns=COUNT_LABELS))
@@ -126,9 +126,9 @@ def incident_facts(
 
     This is the row-level basis of the dashboard's counts and trends for aggregates-only roles
     (the liaison): it identifies no incident, place or person, and it is limited to the scope's
-    hospitals. :func:`geo.store.load_incidents` refuses such scopes any incident rows.
+    hospitals. :func:`core.db.load_incidents` refuses such scopes any incident rows.
     """
-    from geo.store import load_incidents
+    from core.db import load_incidents
 
     hospital_ids = None if scope is None else scope.hospital_ids
     return load_incidents(engine, start=start, end=end, hospital_ids=hospital_ids, columns=FACT_COLUMNS)

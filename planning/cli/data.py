@@ -8,9 +8,9 @@ import sys
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from geo import settings
-    from geo.demo import build_demo
-    from geo.store import get_engine, incident_count, is_demo
+    from core import settings
+    from core.db import get_engine, incident_count, is_demo
+    from geo.io.demo import build_demo
 
     url = args.db or settings.DB_URL
     if args.if_missing:
@@ -26,11 +26,11 @@ def _demo(args: argparse.Namespace) -> int:
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             p.unlink(missing_ok=True)
     else:
-        from geo.store import Base
+        from core.db.migrate import drop_all, upgrade
 
         engine = get_engine(url)
-        Base.metadata.drop_all(engine)
-        Base.metadata.create_all(engine)
+        drop_all(engine)
+        upgrade(engine)
     engine = get_engine(url)
     print("正在生成演示数据（合成，非真实警情）……", file=sys.stderr)
     summary = build_demo(engine, months=args.months, seed=args.seed, scale=args.scale, end=args.end)
@@ -39,8 +39,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from geo.ingest import ImportError_, import_file
-    from geo.store import get_engine
+    from core.db import get_engine
+    from geo.io.ingest import ImportError_, import_file
 
     try:
         result = import_file(

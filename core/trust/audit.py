@@ -12,12 +12,11 @@ import datetime as dt
 import hashlib
 
 import pandas as pd
-from sqlalchemy import DDL, DateTime, Integer, String, Text, event, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from geo import settings
-from geo.store import Base
+from core import settings
+from core.db.schema import AuditEntry
 
 #: Actions written by the project (free text is allowed, these are the usual ones).
 ACTIONS = {
@@ -47,63 +46,6 @@ EXPORT_LABELS = {
     "detail": "内容",
     "sha256": "文件SHA-256",
 }
-
-
-class AuditTamperError(RuntimeError):
-    """Raised on any attempt to change or delete an audit entry."""
-
-
-class AuditEntry(Base):
-    """One audited action: who, when, what, and the SHA-256 of an exported file."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
-    username: Mapped[str] = mapped_column(String(64), default="")
-    action: Mapped[str] = mapped_column(String(32))  # see ACTIONS
-    detail: Mapped[str] = mapped_column(Text, default="")
-    sha256: Mapped[str] = mapped_column(String(64), default="")
-
-
-# SQLite: refuse UPDATE/DELETE at the database level too (raw SQL, other programs).
-_TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
-    for op in ("UPDATE", "DELETE")
-]
-for _sql in _TRIGGERS:
-    event.listen(AuditEntry.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
-_HAS_TRIGGERS: set[int] = set()
-
-
-def _ensure_triggers(engine: Engine) -> None:
-    """Add the triggers to stores whose audit table was created before they existed."""
-    if id(engine) in _HAS_TRIGGERS:
-        return
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
-            for sql in _TRIGGERS:
-                conn.exec_driver_sql(sql)
-    _HAS_TRIGGERS.add(id(engine))
-
-
-@event.listens_for(Session, "before_flush")
-def _guard_audit_entries(session: Session, _flush_context, _instances) -> None:
-    """Refuse ORM updates and deletes of audit entries."""
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
-            raise AuditTamperError("审计记录只能追加，不能修改或删除。")
-
-
-@event.listens_for(AuditEntry, "before_update")
-def _no_update(_mapper, _conn, _target) -> None:
-    raise AuditTamperError("审计记录只能追加，不能修改或删除。")
-
-
-@event.listens_for(AuditEntry, "before_delete")
-def _no_delete(_mapper, _conn, _target) -> None:
-    raise AuditTamperError("审计记录只能追加，不能修改或删除。")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -140,10 +82,9 @@ def record(
     """
     if not action:
         raise ValueError("`action` must not be empty.")
-    from geo.store import get_engine, session_scope
+    from core.db import get_engine, session_scope
 
     engine = engine or get_engine()
-    _ensure_triggers(engine)
     with session_scope(engine) as s:
         s.add(
             AuditEntry(
@@ -173,7 +114,7 @@ def list_entries(
     engine
         Store engine; default the configured store.
     scope
-        Caller's :class:`~geo.access.AccessScope`; only ``admin`` may read the trail
+        Caller's :class:`~core.trust.access.AccessScope`; only ``admin`` may read the trail
         (None = internal use).
     action, username
         Optional exact filters.
@@ -187,8 +128,8 @@ def list_entries(
     pandas.DataFrame
         Columns id, at, username, action, action_label, detail, sha256.
     """
-    from geo.access import require
-    from geo.store import get_engine
+    from core.db import get_engine
+    from core.trust.access import require
 
     require(scope, roles=("admin",))
     t = AuditEntry.__table__
@@ -227,7 +168,7 @@ def export_csv(engine: Engine | None = None, *, scope=None, **filters) -> bytes:
     bytes
         The CSV file; its SHA-256 is written to the trail as an ``audit_export`` entry.
     """
-    from geo.safeio import frame_to_csv_bytes
+    from core.safeio import frame_to_csv_bytes
 
     df = list_entries(engine, scope=scope, **filters).sort_values("id")
     df["at"] = df["at"].astype(str)

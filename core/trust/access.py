@@ -1,14 +1,14 @@
 """Access scopes: what share of the data a caller may see.
 
-The data access functions (``geo.store.load_*``, ``geo.aggregates`` and the planning exports)
+The data access functions (``core.db.load_*``, ``core.db.aggregates`` and the planning exports)
 take an :class:`AccessScope` and enforce it themselves, so hiding a page is never the only
-guard. ``geo.auth`` turns a signed-in user into a scope with :func:`scope_for_role`.
+guard. ``core.trust.auth`` turns a signed-in user into a scope with :func:`scope_for_role`.
 
 Role rules
 ----------
 指挥员 (``commander``)
     Every hospital of the jurisdiction, incident rows included. Personal fields are masked by
-    default; the role may unmask them (:func:`unmask`), which is written to the audit trail.
+    default; the role may unmask them (:func:`core.trust.disclosure.unmask`), which is written to the audit trail.
 驻院民警 (``officer``)
     Incidents and hotspots of their own hospital only, and their own schedule
     (``officer_id``). Personal fields masked, no unmasking.
@@ -162,28 +162,6 @@ def require(
         raise PermissionError(f"权限不足：{who} 无权查看未脱敏的个人信息。")
     if hospital_id is not None and not scope.allows_hospital(hospital_id):
         raise PermissionError(f"权限不足：{who} 无权查看医院 {hospital_id} 的数据。")
-
-
-def unmask(scope: AccessScope, *, reason: str, engine=None) -> AccessScope:
-    """Return a copy of ``scope`` with personal fields shown, recording it in the audit trail.
-
-    Parameters
-    ----------
-    scope
-        The current scope; its role must allow unmasking.
-    reason
-        Why the personal data is needed (required, written to the audit trail).
-    engine
-        Store engine holding the audit trail.
-    """
-    if not scope.can_unmask:
-        raise PermissionError(f"权限不足：{scope.role_label} 无权查看未脱敏的个人信息。")
-    if not reason or not reason.strip():
-        raise ValueError("`reason` must not be empty: 查看个人信息需填写事由。")
-    from geo.audit import record
-
-    record("unmask", username=scope.username, detail=f"查看未脱敏个人信息，事由：{reason.strip()}", engine=engine)
-    return dataclasses.replace(scope, personal=True)
 
 
 def mask(scope: AccessScope) -> AccessScope:

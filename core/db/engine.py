@@ -1,0 +1,83 @@
+"""Engine creation, sessions and the store's key/value facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import settings
+from core.db.migrate import upgrade
+from core.db.schema import Meta
+
+# --------------------------------------------------------------------------- engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via engine use
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (the dashboard) proceed during an import; busy_timeout makes a second
+    # writer wait instead of failing at once.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """Return the (cached) engine for ``url`` (default ``settings.DB_URL``), migrated to the newest schema."""
+    url = url or settings.DB_URL
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    init_db(engine)
+    return engine
+
+
+def init_db(engine: Engine) -> None:
+    """Build or upgrade the store's schema through the migrations (see :mod:`core.db.migrate`)."""
+    upgrade(engine)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any exception."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_meta(key: str, engine: Engine | None = None) -> str | None:
+    """Return a value of the ``meta`` table or None."""
+    with session_scope(engine) as s:
+        row = s.get(Meta, key)
+        return row.value if row else None
+
+
+def set_meta(key: str, value: str, engine: Engine | None = None) -> None:
+    """Set a value of the ``meta`` table."""
+    with session_scope(engine) as s:
+        s.merge(Meta(key=key, value=value))
+
+
+def is_demo(engine: Engine | None = None) -> bool:
+    """True when the store holds the synthetic demo data."""
+    return get_meta("demo", engine) == "1"
+
+

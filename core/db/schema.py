@@ -1,0 +1,317 @@
+"""The store's one schema definition: every table of the project on one declarative :class:`Base`.
+
+Alembic migrations (``core/db/migrations``) are generated from and checked against this module;
+nothing else creates or alters tables. Times are stored as naive local time in
+``settings.TIMEZONE`` (China has no daylight saving, so the mapping is one-to-one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by all tables of the project."""
+
+
+class Hospital(Base):
+    """A monitored hospital (the candidates of the key-hospital list)."""
+
+    __tablename__ = "hospitals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    grade: Mapped[str] = mapped_column(String(20), default="")
+    district: Mapped[str] = mapped_column(String(40), default="")
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    stationed_officers: Mapped[int] = mapped_column(Integer, default=0)
+    #: Registration window opening and closing, "HH:MM" local time.
+    reg_open: Mapped[str] = mapped_column(String(5), default="07:00")
+    reg_close: Mapped[str] = mapped_column(String(5), default="17:00")
+    source_note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ImportBatch(Base):
+    """One import of one file; counts always satisfy accepted + rejected + duplicates = total."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    crs: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    quarantine_path: Mapped[str] = mapped_column(String(400), default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Incident(Base):
+    """One 110 call or one complaint."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_incident_source_id"),
+        # One time index serves every page's period filter. A (hospital, time) index halved the
+        # bulk-import speed (benchmarks/bench_import.py) for little gain at these volumes.
+        Index("ix_incident_time", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))  # "110" or "complaint"
+    source_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32), default="")  # 110, 12345, 12320, 医院投诉办 ...
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
+    lon: Mapped[float] = mapped_column(Float)  # WGS-84
+    lat: Mapped[float] = mapped_column(Float)
+    orig_crs: Mapped[str] = mapped_column(String(8), default="wgs84")
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)  # placed at the named hospital
+    address: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(32))
+    source_category: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    caller_name: Mapped[str] = mapped_column(String(64), default="")  # sensitive
+    caller_phone: Mapped[str] = mapped_column(String(32), default="")  # sensitive
+    hospital_id: Mapped[str | None] = mapped_column(ForeignKey("hospitals.id"), nullable=True)
+    hospital_distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
+
+
+class PoliceUnit(Base):
+    """A unit that can supply officers: stationed team, local police station, city reserve."""
+
+    __tablename__ = "police_units"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # "stationed" | "station" (派出所) | "reserve" (治安)
+    district: Mapped[str] = mapped_column(String(40), default="")
+    hospital_id: Mapped[str | None] = mapped_column(ForeignKey("hospitals.id"), nullable=True)
+    #: Officers the unit can release for a concentrated action on a normal day.
+    available_per_day: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Officer(Base):
+    """A police officer; stationed officers (驻院民警) belong to one hospital."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("police_units.id"))
+    hospital_id: Mapped[str | None] = mapped_column(ForeignKey("hospitals.id"), nullable=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")  # sensitive
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Meta(Base):
+    """Key/value facts about the store (e.g. ``demo = 1`` when it holds the synthetic demo)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+# --------------------------------------------------------------------------- users
+
+
+class User(Base):
+    """A dashboard user with a hashed password and one role."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    hospital_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    officer_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    #: Demo accounts (random passwords) offered as one-click sign-in on the demo store only.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed sign-in attempt (for throttling; pruned after a successful sign-in)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+class AuditTamperError(RuntimeError):
+    """Raised on any attempt to change or delete an audit entry."""
+
+
+class AuditEntry(Base):
+    """One audited action: who, when, what, and the SHA-256 of an exported file."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive, Asia/Shanghai
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(32))  # see ACTIONS
+    detail: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+
+
+# SQLite: refuse UPDATE/DELETE at the database level too (raw SQL, other programs).
+# SQLite triggers and PostgreSQL privileges that make the table append-only at the database level are created by
+# the migrations (core/db/migrations).
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_audit_entries(session: Session, _flush_context, _instances) -> None:
+    """Refuse ORM updates and deletes of audit entries."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditTamperError("审计记录只能追加，不能修改或删除。")
+
+
+@event.listens_for(AuditEntry, "before_update")
+def _no_update(_mapper, _conn, _target) -> None:
+    raise AuditTamperError("审计记录只能追加，不能修改或删除。")
+
+
+@event.listens_for(AuditEntry, "before_delete")
+def _no_delete(_mapper, _conn, _target) -> None:
+    raise AuditTamperError("审计记录只能追加，不能修改或删除。")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class KeylistEntry(Base):
+    """One hospital's row of the key-hospital list of one month (proposal and final decision)."""
+
+    __tablename__ = "plan_keylist"
+    __table_args__ = (Index("ix_plan_keylist_month", "month", "hospital_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    proposal: Mapped[str] = mapped_column(String(8), default="")  # 列入 | 销号 | 保持 | ""
+    proposed_listed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Final decision: the proposal unless a commander overrode it.
+    listed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_note: Mapped[str] = mapped_column(Text, default="")
+    override_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PlanRecord(Base):
+    """A generated monthly plan; the full plan is kept as its documented JSON (docs/plan_json.md)."""
+
+    __tablename__ = "plan_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the plan this one re-plans
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)  # plan.json
+
+
+class PlanAction(Base):
+    """One concentrated action of a stored plan (outcomes refer to it)."""
+
+    __tablename__ = "plan_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan_plans.id"))
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    start: Mapped[dt.datetime] = mapped_column(DateTime)  # naive local time
+    end: Mapped[dt.datetime] = mapped_column(DateTime)
+    officers: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PlanEdit(Base):
+    """A commander's edit of a plan: lock, move, forces change, officer absence."""
+
+    __tablename__ = "plan_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan_plans.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # lock | move | forces | absent
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    note: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ActionOutcome(Base):
+    """Results reported for one concentrated action."""
+
+    __tablename__ = "plan_action_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    officers: Mapped[int] = mapped_column(Integer, default=0)
+    persons_checked: Mapped[int] = mapped_column(Integer, default=0)
+    scalpers_caught: Mapped[int] = mapped_column(Integer, default=0)
+    touts_caught: Mapped[int] = mapped_column(Integer, default=0)
+    warned_away: Mapped[int] = mapped_column(Integer, default=0)
+    cases_handed_over: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DailyOutcome(Base):
+    """Results of one day of patrols at one hospital."""
+
+    __tablename__ = "plan_daily_outcomes"
+    __table_args__ = (Index("ix_plan_daily_outcome", "date", "hospital_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    visits_done: Mapped[int] = mapped_column(Integer, default=0)
+    persons_checked: Mapped[int] = mapped_column(Integer, default=0)
+    scalpers_caught: Mapped[int] = mapped_column(Integer, default=0)
+    touts_caught: Mapped[int] = mapped_column(Integer, default=0)
+    warned_away: Mapped[int] = mapped_column(Integer, default=0)
+    cases_handed_over: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
