@@ -121,7 +121,7 @@ def bench_demo(scale: float, *, month: str = "2026-12", seed: int = 7) -> None:
     from core import settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings.VAR_DIR = Path(tmp)  # nothing of the benchmark lands in the real var/ directory
+        settings.configure(var_dir=Path(tmp))  # nothing of the benchmark lands in the real var/ directory
         from core.db import get_engine
         from core.trust.access import AccessScope
         from geo.io.demo import build_demo

@@ -86,17 +86,13 @@ def make_store(url: str, *, seed: int = 7, demo: bool = True):
 
 
 def copy_store(src_url: str, dst_url: str):
-    """Copy a SQLite store (backup API, so WAL content comes along) and return the copy's engine."""
-    import sqlite3
+    """Copy a store (SQLite: to the file of ``dst_url``; PostgreSQL: a new database) and return the copy's engine."""
+    from pathlib import Path
 
     from core.db import get_engine
+    from tests.conftest import copy_store as copy_any
 
-    src = sqlite3.connect(src_url.removeprefix("sqlite:///"))
-    dst = sqlite3.connect(dst_url.removeprefix("sqlite:///"))
-    src.backup(dst)
-    src.close()
-    dst.close()
-    return get_engine(dst_url)
+    return get_engine(copy_any(src_url, Path(dst_url.removeprefix("sqlite:///")).parent))
 
 
 _CACHE: dict[str, object] = {}

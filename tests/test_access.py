@@ -173,7 +173,7 @@ def _cli(monkeypatch, argv, stdin=""):
 def test_cli_export_shows_each_user_their_share(engine, monkeypatch, tmp_path, capsys):
     create_user(engine, "lia", GOOD, role="liaison")
     create_user(engine, "off", GOOD, role="officer", hospital_id="H2")
-    db = str(engine.url)
+    db = engine.url.render_as_string(hide_password=False)
     out_l, out_o, out_s = tmp_path / "l.csv", tmp_path / "o.csv", tmp_path / "s.csv"
     assert _cli(monkeypatch, ["stats", "export", "--out", str(out_l), "--user", "lia", "--password-stdin",
                               "--db", db], GOOD + "\n") == 0
@@ -202,16 +202,11 @@ def test_cli_export_shows_each_user_their_share(engine, monkeypatch, tmp_path, c
 
 
 @pytest.fixture()
-def demo_copy(demo_db_url, tmp_path):
+def demo_copy(demo_copy_url):
     """A private copy of the shared demo store (exports write to the audit trail)."""
-    import sqlite3
-
     from core.db import get_engine
 
-    dst = tmp_path / "demo_copy.sqlite"
-    with sqlite3.connect(demo_db_url.removeprefix("sqlite:///")) as src, sqlite3.connect(dst) as out:
-        src.backup(out)
-    return get_engine(f"sqlite:///{dst}")
+    return get_engine(demo_copy_url)
 
 
 def test_demo_liaison_export_and_commander_view_hold_no_phone_or_id(demo_copy):

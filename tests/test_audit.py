@@ -83,7 +83,7 @@ def test_cli_audit_export_writes_the_file(engine, tmp_path, monkeypatch):
     from planning.cli import main
 
     out = tmp_path / "audit.csv"
-    assert main(["audit", "export", "--out", str(out), "--db", str(engine.url)]) == 0
+    assert main(["audit", "export", "--out", str(out), "--db", engine.url.render_as_string(hide_password=False)]) == 0
     df = pd.read_csv(out, encoding="utf-8-sig")
     assert len(df) == 2
     assert list_entries(engine, limit=1).iloc[0]["sha256"] == sha256_bytes(out.read_bytes())

@@ -91,7 +91,7 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(engine):
         authenticate(engine, "cmd", GOOD, now=t0 + dt.timedelta(minutes=1))
     assert 0 < locked.value.retry_after_s <= settings.LOGIN_LOCKOUT_MIN * 60
     # The failures live in the database: a second engine (another process) sees the lockout.
-    other = create_engine(str(engine.url))
+    other = create_engine(engine.url.render_as_string(hide_password=False))
     assert lockout_remaining(other, "cmd", now=t0 + dt.timedelta(minutes=1)) > 0
     other.dispose()
     # After the window the right password works and clears the failures.
@@ -163,7 +163,7 @@ def _cli(monkeypatch, argv, stdin=""):
 
 
 def test_cli_creates_first_admin_from_stdin_and_lists_users(engine, monkeypatch, capsys):
-    db = str(engine.url)
+    db = engine.url.render_as_string(hide_password=False)
     assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db],
                 GOOD + "\n") == 0
     assert authenticate(engine, "chief", GOOD).role == "admin"
@@ -178,7 +178,7 @@ def test_cli_creates_first_admin_from_stdin_and_lists_users(engine, monkeypatch,
 
 
 def test_cli_refuses_missing_or_weak_password_with_one_line(engine, monkeypatch, capsys):
-    db = str(engine.url)
+    db = engine.url.render_as_string(hide_password=False)
     assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db], "") == 2
     assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db],
                 "123\n") == 2
@@ -189,7 +189,7 @@ def test_cli_refuses_missing_or_weak_password_with_one_line(engine, monkeypatch,
 
 def test_cli_disable_blocks_sign_in(engine, monkeypatch):
     create_user(engine, "cmd", GOOD, role="commander")
-    assert _cli(monkeypatch, ["users", "disable", "cmd", "--db", str(engine.url)]) == 0
+    assert _cli(monkeypatch, ["users", "disable", "cmd", "--db", engine.url.render_as_string(hide_password=False)]) == 0
     with pytest.raises(AccountDisabled):
         authenticate(engine, "cmd", GOOD)
 
@@ -210,7 +210,7 @@ def _login_app():
 def app(engine, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    monkeypatch.setattr(settings, "DB_URL", engine.url.render_as_string(hide_password=False))
     create_user(engine, "cmd", GOOD, role="commander")
     return AppTest.from_function(_login_app, default_timeout=30)
 
@@ -276,7 +276,7 @@ def test_dashboard_demo_buttons_only_on_demo_store(app, engine):
 def _admin_page(engine, monkeypatch, scope):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    monkeypatch.setattr(settings, "DB_URL", engine.url.render_as_string(hide_password=False))
     at = AppTest.from_file("../dashboard/views/admin.py", default_timeout=30)
     at.session_state["_auth"] = {"scope": scope, "last": 1e18, "display": ""}
     at.run()
@@ -300,7 +300,7 @@ def test_admin_page_lists_users_and_audit_for_admins_only(engine, monkeypatch):
 
 
 def test_cli_without_terminal_or_stdin_flag_asks_for_password_stdin(engine, monkeypatch, capsys):
-    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--db", str(engine.url)], GOOD + "\n") == 2
+    assert _cli(monkeypatch, ["users", "add", "chief", "--role", "admin", "--db", engine.url.render_as_string(hide_password=False)], GOOD + "\n") == 2
     assert "--password-stdin" in capsys.readouterr().err
     assert auth.get_user(engine, "chief") is None
 

@@ -1,7 +1,6 @@
 """``python -m planning hotspots|backtest|forecast`` on generic CSVs and on the demo store."""
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -70,11 +69,9 @@ def test_bad_input_is_one_line_error(point_csv, tmp_path, capsys):
     assert code == 2
 
 
-def test_hotspots_geojson_from_store(demo_db_url, tmp_path, capsys):
-    db = tmp_path / "copy.sqlite"
-    shutil.copy(demo_db_url.removeprefix("sqlite:///"), db)
+def test_hotspots_geojson_from_store(demo_copy_url, tmp_path, capsys):
     out = tmp_path / "hot.geojson"
-    code = main(["hotspots", "--start", "2026-05-01", "--end", "2026-11-01", "--db", f"sqlite:///{db}",
+    code = main(["hotspots", "--start", "2026-05-01", "--end", "2026-11-01", "--db", demo_copy_url,
                  "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     data = json.loads(out.read_text(encoding="utf-8"))

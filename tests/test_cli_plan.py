@@ -16,7 +16,7 @@ def store(tmp_path_factory, monkeypatch):
     from core import settings
 
     engine = writable(tmp_path_factory, "cli")
-    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    monkeypatch.setattr(settings, "DB_URL", engine.url.render_as_string(hide_password=False))
     return engine
 
 

@@ -60,6 +60,9 @@ def _start(url: str, path: Path, tmp_path: Path, marker: str = "-") -> subproces
 
 
 def _integrity(engine) -> str:
+    """SQLite's own consistency check; PostgreSQL has no equivalent (its WAL keeps pages consistent)."""
+    if engine.dialect.name != "sqlite":
+        return "ok"
     with engine.connect() as conn:
         return conn.execute(text("PRAGMA integrity_check")).scalar_one()
 
@@ -73,7 +76,7 @@ def _batches(engine) -> int:
 def test_two_simultaneous_imports_keep_the_store_consistent(empty_engine, tmp_path):
     import json
 
-    url = str(empty_engine.url)
+    url = empty_engine.url.render_as_string(hide_password=False)
     # Overlapping ids: 0..5999 and 4000..9999 -> 10000 distinct incidents.
     a = _write_csv(tmp_path / "a.csv", range(0, 6000))
     b = _write_csv(tmp_path / "b.csv", range(4000, 10000))
@@ -91,7 +94,7 @@ def test_two_simultaneous_imports_keep_the_store_consistent(empty_engine, tmp_pa
     assert _integrity(engine) == "ok"
     with engine.connect() as conn:
         dup = conn.execute(text(
-            "select count(*) from (select source, source_id from incidents group by 1, 2 having count(*) > 1)"
+            "select count(*) from (select source, source_id from incidents group by 1, 2 having count(*) > 1) AS dup"
         )).scalar_one()
         per_batch = conn.execute(text("select total, accepted, rejected, duplicates from import_batches")).all()
     assert dup == 0
@@ -100,7 +103,7 @@ def test_two_simultaneous_imports_keep_the_store_consistent(empty_engine, tmp_pa
 
 @pytest.mark.slow
 def test_import_killed_mid_write_leaves_the_store_exactly_as_before(empty_engine, tmp_path):
-    url = str(empty_engine.url)
+    url = empty_engine.url.render_as_string(hide_password=False)
     first = _write_csv(tmp_path / "first.csv", range(0, 500), prefix="K")
     p = _start(url, first, tmp_path)
     assert p.wait(timeout=120) == 0, p.stderr.read()[-2000:]

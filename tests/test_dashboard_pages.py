@@ -144,20 +144,12 @@ def test_import_page_is_for_admins(app_db):
 
 
 @pytest.fixture
-def writable_db(demo_db_url, tmp_path, monkeypatch):
+def writable_db(demo_copy_url, monkeypatch):
     """A private copy of the demo store for tests that write (plans, overrides)."""
-    import sqlite3
-
     from core import settings
 
-    src = sqlite3.connect(demo_db_url.removeprefix("sqlite:///"))
-    dst = sqlite3.connect(tmp_path / "copy.sqlite")
-    src.backup(dst)
-    src.close()
-    dst.close()
-    url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
-    monkeypatch.setattr(settings, "DB_URL", url)
-    return url
+    monkeypatch.setattr(settings, "DB_URL", demo_copy_url)
+    return demo_copy_url
 
 
 def test_keylist_override_needs_a_note_and_is_stored(writable_db):

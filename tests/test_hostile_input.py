@@ -313,7 +313,7 @@ def test_cli_import_of_hostile_file_prints_one_line(empty_engine, tmp_path, caps
 
     path = tmp_path / "hostile.csv"
     path.write_bytes(payload)
-    assert main(["import", str(path), "--source", "110", "--db", str(empty_engine.url)]) == 2
+    assert main(["import", str(path), "--source", "110", "--db", empty_engine.url.render_as_string(hide_password=False)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("错误") and err.count("\n") == 1 and "Traceback" not in err
     assert incident_count(empty_engine) == 0

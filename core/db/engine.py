@@ -28,17 +28,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercise
     cur.close()
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str | None = None) -> Engine:
-    """Return the (cached) engine for ``url`` (default ``settings.DB_URL``), migrated to the newest schema."""
+def make_engine(url: str | None = None) -> Engine:
+    """A new engine for ``url`` (default ``settings.DB_URL``) as it is, without touching the schema."""
     url = url or settings.DB_URL
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         from pathlib import Path
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """Return the (cached) engine for ``url`` (default ``settings.DB_URL``), migrated to the newest schema."""
+    engine = make_engine(url)
     init_db(engine)
     return engine
 

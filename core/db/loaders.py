@@ -99,10 +99,10 @@ def load_incidents(
         stmt = stmt.where(t.c.source.in_(list(sources)))
     if categories is not None:
         stmt = stmt.where(t.c.category.in_(list(categories)))
-    allowed = None if scope is None else scope.hospital_ids
+    allowed: frozenset[str] | None = None if scope is None else scope.hospital_ids
     if hospital_ids is not None:
-        chosen = set(hospital_ids)
-        allowed = chosen if allowed is None else (chosen & set(allowed))
+        chosen = frozenset(hospital_ids)
+        allowed = chosen if allowed is None else (chosen & allowed)
     if allowed is not None:
         stmt = stmt.where(t.c.hospital_id.in_(sorted(allowed)))
     stmt = stmt.order_by(t.c.received_at)

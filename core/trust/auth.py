@@ -388,8 +388,9 @@ def authenticate(
         raise AccountDisabled(username)
     with session_scope(engine) as s:
         s.execute(delete(LoginFailure).where(LoginFailure.username == username))
-        if _HASHER.check_needs_rehash(stored):
-            s.get(User, username).password_hash = _HASHER.hash(password)
+        user = s.get(User, username)
+        if user is not None and stored is not None and _HASHER.check_needs_rehash(stored):
+            user.password_hash = _HASHER.hash(password)
     record("signin", username=username, detail=f"登录成功（{ROLES[info.role]}）", engine=engine)
     return scope_for(info)
 

@@ -38,3 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def run() -> None:
+    """Console-script entry point (``hospital-hotspots …``, same as ``python -m planning …``)."""
+    sys.exit(main())

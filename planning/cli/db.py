@@ -6,13 +6,12 @@ import argparse
 
 from core import settings
 from core.db import migrate
+from core.db.engine import make_engine
 
 
 def _engine(args: argparse.Namespace):
-    from sqlalchemy import create_engine
-
-    # A plain engine: get_engine would already upgrade, and `db current` must report the store as it is.
-    return create_engine(args.db or settings.DB_URL)
+    # Not get_engine: it would already upgrade, and `db current` must report the store as it is.
+    return make_engine(args.db or settings.DB_URL)
 
 
 def _upgrade(args: argparse.Namespace) -> int:
