@@ -73,3 +73,27 @@ def test_chinese_dates():
     assert P.fmt_month("2026-03") == "2026年3月"
     w = P.Window(D(2026, 1, 1), D(2026, 12, 1), partial="本月至今（截至12月1日）")
     assert "2026年1月1日至2026年12月1日" in w.caption() and "不完整" in w.caption()
+
+
+def test_keylist_never_scores_a_running_month(tmp_path_factory):
+    """The list of the month after a one-day month is scored on the last complete month, and says so."""
+    from planning.keylist import default_month, last_data_day, propose_keylist
+    from tests._planning_store import MONTH, writable
+
+    engine = writable(tmp_path_factory, "periods_keylist")
+    last = last_data_day(engine)
+    assert last is not None
+    # Seen on the day after the data end, the month after the last full month is the default.
+    seen = last + dt.timedelta(days=1)
+    assert default_month(engine, today=seen) == P.month_after_last_complete(last, seen)
+    honest = propose_keylist(engine, month=MONTH, size=2, today=seen)
+    # Seen on the data's last day (still running), a list two months ahead is not scored on the running month.
+    ahead = str(pd.Period(MONTH, "M") + 1)
+    running = propose_keylist(engine, month=ahead, size=2, today=last)
+    assessed = P.last_complete_month(last, last)
+    assert all(f"按最近完整月{assessed}评估" in r for r in running["reasons"])
+    if assessed == str(pd.Period(MONTH, "M") - 1):
+        # Same month scored, same figures: the running month's few days did not enter the score.
+        pd.testing.assert_series_equal(
+            running.set_index("hospital_id")["score"].sort_index(), honest.set_index("hospital_id")["score"].sort_index()
+        )
