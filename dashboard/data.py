@@ -219,11 +219,17 @@ def mix_text(mixes: Iterable, top: int = 3) -> list[str]:
 
 @st.cache_data(show_spinner="正在回测预测方法……", max_entries=4)
 def backtest_summary(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
-                     horizon: str, n_periods: int) -> pd.DataFrame:
-    """Rolling-origin backtest (geo.backtest) of the scope's incidents; cached per store version."""
+                     horizon: str, n_periods: int, through: dt.date | None = None) -> pd.DataFrame:
+    """Rolling-origin backtest (geo.backtest) of the scope's incidents up to ``through``; cached per store version.
+
+    ``through`` is the last day of the last complete period: a running month would be scored as a
+    month in which almost nothing happened.
+    """
     from geo.backtest import backtest
 
     events = _incidents(url, version, key)
+    if through is not None:
+        events = events[(events["date"] <= pd.Timestamp(through)).to_numpy()]
     return backtest(events, horizon=horizon, n_periods=n_periods).summary
 
 

@@ -181,6 +181,29 @@ class _FlyTo(MacroElement):
         self.zoom = int(zoom)
 
 
+class _FitBounds(MacroElement):
+    """Fit the map to a box once it knows its size (the same view on a laptop and on a 4K wall)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12]});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, bounds: list[list[float]]):
+        super().__init__()
+        self._name = "FitBounds"
+        self.bounds = bounds
+
+
+def fit(m: folium.Map, lon: Any, lat: Any) -> None:
+    """Fit ``m`` to the WGS-84 points given (e.g. every hospital)."""
+    x, y = to_display(lon, lat)
+    if len(x) == 0:
+        return
+    _FitBounds([[float(np.min(y)), float(np.min(x))], [float(np.max(y)), float(np.max(x))]]).add_to(m)
+
+
 def focus(m: folium.Map, lon: float, lat: float, *, zoom: int = 15) -> None:
     """Centre ``m`` on a WGS-84 point at ``zoom`` (e.g. the chosen hospital)."""
     x, y = to_display(lon, lat)
@@ -236,7 +259,8 @@ def _districts_geojson(crs_name: str) -> str:
 
 
 def base_map(
-    *, center: tuple[float, float] | None = None, zoom: int = 11, dark: bool = False, districts: bool = True
+    *, center: tuple[float, float] | None = None, zoom: int = 11, dark: bool = False, districts: bool = True,
+    fill: bool = False,
 ) -> folium.Map:
     """A map with the configured base layer and no external requests.
 
@@ -250,6 +274,8 @@ def base_map(
         Dark background and light outlines (meeting screen).
     districts
         Draw the district outlines (the default base map when no tile server is configured).
+    fill
+        The map fills the height of its frame (the page sizes the frame in viewport units).
     """
     lat, lon = center or BEIJING_CENTER
     x, y = to_display(lon, lat)
@@ -271,6 +297,17 @@ def base_map(
         ".hh-label::before { display: none; }"
         ".hh-label.hh-strong { font-size: 14px; color: #c62828; }"
         ".hh-hide-labels .hh-label.hh-weak { display: none; }"
+        + ("html, body { height: 100%; margin: 0; } .folium-map, #map_div, .leaflet-container"
+           " { height: 100vh !important; }"
+           # Inside the frame 1vh is 1 % of the map's height: labels and controls grow with the screen.
+           " .hh-label { font-size: 1.9vh !important; } .hh-label.hh-strong { font-size: 2.3vh !important; }"
+           " .hh-legend { font-size: 1.8vh !important; max-width: 40vh; } .hh-legend .hh-grad,"
+           " .hh-legend .hh-ends { width: 26vh; } .hh-legend i { width: 2vh; height: 1.6vh; }"
+           " .leaflet-control-scale-line { font-size: 1.7vh !important; }"
+           " .leaflet-control-attribution { font-size: 1.4vh !important; }"
+           " .leaflet-control-zoom a { width: 4.5vh !important; height: 4.5vh !important;"
+           " line-height: 4.5vh !important; font-size: 2.8vh !important; }" if fill else "")
+        +
         f".hh-legend {{ background: {'rgba(11,18,32,0.85)' if dark else 'rgba(255,255,255,0.92)'}; color: {fg};"
         " padding: 6px 9px; border-radius: 6px; font: 12px/1.5 'Noto Sans CJK SC', sans-serif;"
         " box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 260px; }"

@@ -266,7 +266,7 @@ def test_analysis_on_demand_emerging_and_backtest(app_db):
     assert not at.exception, [e.message for e in at.exception]
     at.button(key="bt_run").click().run(timeout=300)
     assert not at.exception, [e.message for e in at.exception]
-    bt = next(d.value for d in at.dataframe if "PAI" in d.value.columns)
+    bt = next(d.value for d in at.dataframe if "预测效率（PAI）" in d.value.columns)
     assert bt["方法"].nunique() >= 2
     assert (bt["命中率"].between(0, 1)).all()
 
