@@ -186,7 +186,7 @@ def _date_label(ts: pd.Timestamp, freq: str) -> str:
     if freq == "W":
         end = ts + pd.Timedelta(days=6)
         return f"{ts.month}月{ts.day}日—{end.month}月{end.day}日"
-    return f"{ts.year}年{ts.month}月{ts.day}日（{data.WEEKDAYS[ts.dayofweek]}）"
+    return f"{ts.year}年{ts.month}月{ts.day}日（{data.WEEKDAYS[ts.day_of_week]}）"
 
 
 def trend_frame(counts: pd.DataFrame | pd.Series, freq: str, c: Clock) -> pd.DataFrame:
