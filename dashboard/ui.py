@@ -115,12 +115,17 @@ class Clock:
         return periods.partial_label(period, self.complete_through, today=self.today, data_through=self.last)
 
 
+def today() -> dt.date:
+    """The current local date (``settings.TIMEZONE``); one place for tests to move the clock."""
+    return pd.Timestamp.now(tz=settings.TIMEZONE).date()
+
+
 def clock(df: pd.DataFrame) -> Clock:
     """The :class:`Clock` of an incident frame (today in ``settings.TIMEZONE``)."""
-    today = pd.Timestamp.now(tz=settings.TIMEZONE).date()
+    now = today()
     first, last = data.data_span(df)
-    through = periods.last_complete_day(last, today)
-    return Clock(today=today, first=first, last=last, complete_through=max(first, through))
+    through = periods.last_complete_day(last, now)
+    return Clock(today=now, first=first, last=last, complete_through=max(first, through))
 
 
 def period_input(df: pd.DataFrame, *, key: str, days: int = 30, container=None) -> tuple[dt.date, dt.date]:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -312,3 +313,37 @@ def test_admin_page_registered_for_admins_only(app_db):
     with pytest.raises(ValueError, match="navigation page"):
         signed_in("commander").switch_page("views/admin.py")
     open_page(signed_in("admin"), "admin")
+
+
+def test_trend_draws_the_running_month_apart_and_labelled():
+    """A month with one day of data is not on the line: a hollow point labelled 本月至今（截至…）."""
+    from dashboard import ui
+
+    clk = ui.Clock(today=dt.date(2026, 12, 1), first=dt.date(2026, 1, 1), last=dt.date(2026, 12, 1),
+                   complete_through=dt.date(2026, 11, 30))
+    counts = pd.Series([300, 310, 12], index=pd.to_datetime(["2026-10-01", "2026-11-01", "2026-12-01"]))
+    frame = ui.trend_frame(counts, "M", clk)
+    assert list(frame["状态"]) == ["完整", "完整", "不完整"]
+    assert frame["标注"].iloc[-1] == "本月至今（截至12月1日）"
+    spec = ui.trend_chart(counts, "M", clk).to_dict()
+    line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    datasets = spec["datasets"]
+    on_line = datasets[line["data"]["name"]]
+    assert [r["起数"] for r in on_line] == [300, 310]  # the running month is not joined to the line
+    texts = [r["文字"] for layer in spec["layer"] if layer["mark"]["type"] == "text"
+             for r in datasets[layer["data"]["name"]]]
+    assert texts == ["本月至今（截至12月1日），不完整"]
+    # Chinese axis format, never English month names.
+    assert line["encoding"]["x"]["axis"]["format"] == "%Y年%-m月"
+
+
+def test_overview_names_the_running_month(app_db, monkeypatch):
+    """Seen on the data's last day, that day and its month are incomplete and the page says so."""
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "today", lambda: dt.date(2026, 10, 31))
+    at = open_page(signed_in(), "overview")
+    _start, end = at.date_input(key="overview_period").value
+    assert end == dt.date(2026, 10, 30)  # the default period ends on the last complete day
+    captions = " ".join(c.value for c in at.caption)
+    assert "本月至今（截至10月31日）" in captions
