@@ -51,15 +51,18 @@ def engine() -> Engine:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def data_version(url: str) -> tuple[int, int, int]:
-    """(count, max id, 0) of incidents: changes whenever rows are added or removed.
+    """The store version stamp (count, max id of incidents, max import batch id).
 
-    Both use an index (count(*) the smallest one, max(id) the primary key), so the check costs a
+    Every cached figure is keyed on it: it changes whenever rows are imported or removed. All
+    three use an index (count(*) the smallest one, max(id) the primary keys), so the check costs a
     few milliseconds even with a million rows; imports also clear it at once (:func:`clear_caches`).
     """
     t = store.Incident.__table__
+    b = store.ImportBatch.__table__
     with _engine(url).connect() as conn:
         n, top = conn.execute(select(func.count(), func.max(t.c.id))).one()
-    return int(n), int(top or 0), 0
+        batch = conn.execute(select(func.max(b.c.id))).scalar()
+    return int(n), int(top or 0), int(batch or 0)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -189,16 +192,44 @@ def data_span(df: pd.DataFrame) -> tuple[dt.date, dt.date]:
     if df.empty:
         today = pd.Timestamp.now(tz=settings.TIMEZONE).date()
         return today, today
-    return df["date"].min().date(), df["date"].max().date()
+    return _span(id(df), len(df), df)
+
+
+_SPANS: dict[tuple[int, int], tuple[dt.date, dt.date]] = {}
+
+
+def _span(key: int, n: int, df: pd.DataFrame) -> tuple[dt.date, dt.date]:
+    # The cached frames are shared and read-only: remember their span instead of scanning a
+    # million dates on every rerun (keyed by identity and length; filtered copies are scanned).
+    hit = _SPANS.get((key, n))
+    if hit is None:
+        d = df["date"]
+        hit = (d.min().date(), d.max().date())
+        if len(_SPANS) > 64:
+            _SPANS.clear()
+        _SPANS[(key, n)] = hit
+    return hit
+
+
+def mix_text(mixes: Iterable, top: int = 3) -> list[str]:
+    """Category mixes ({category: count}) as "医托 12、盗窃 5" strings (— when empty)."""
+    return ["、".join(f"{k} {v}" for k, v in sorted(dict(m or {}).items(), key=lambda kv: -kv[1])[:top]) or "—"
+            for m in mixes]
 
 
 @st.cache_data(show_spinner="正在回测预测方法……", max_entries=4)
 def backtest_summary(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
-                     horizon: str, n_periods: int) -> pd.DataFrame:
-    """Rolling-origin backtest (geo.backtest) of the scope's incidents; cached per store version."""
+                     horizon: str, n_periods: int, through: dt.date | None = None) -> pd.DataFrame:
+    """Rolling-origin backtest (geo.backtest) of the scope's incidents up to ``through``; cached per store version.
+
+    ``through`` is the last day of the last complete period: a running month would be scored as a
+    month in which almost nothing happened.
+    """
     from geo.backtest import backtest
 
     events = _incidents(url, version, key)
+    if through is not None:
+        events = events[(events["date"] <= pd.Timestamp(through)).to_numpy()]
     return backtest(events, horizon=horizon, n_periods=n_periods).summary
 
 
@@ -212,6 +243,24 @@ def clusters(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] 
     if len(events) < 5:
         return pd.DataFrame()
     return find_clusters(events, hospitals=_hospitals(url, key))
+
+
+@st.cache_data(show_spinner="正在计算热点网格……", max_entries=16)
+def gi_cells(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
+             filters: tuple) -> pd.DataFrame:
+    """Significant Gi* cells (geo.hotspots.gi_star_grid) of the filtered incidents, with Chinese bin names."""
+    from dashboard.maps import GI_BIN_LABELS
+    from geo.hotspots import gi_star_grid
+
+    events = filter_incidents(_incidents(url, version, key), **dict(filters))
+    if len(events) < 30:
+        return pd.DataFrame()
+    cells = gi_star_grid(events).cells
+    cells = cells[cells["bin"] != 0].copy()
+    cells["置信等级"] = cells["bin"].map(GI_BIN_LABELS)
+    cells["z"] = cells["z"].round(2)
+    cells["p"] = cells["p"].map(lambda v: "<0.001" if v < 0.001 else f"{v:.3f}")
+    return cells
 
 
 def cache_args(scope: AccessScope) -> tuple[str, tuple[int, int, int], tuple[frozenset[str] | None, bool]]:

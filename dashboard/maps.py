@@ -49,6 +49,22 @@ _HEAT_JS = [("leaflet-heat.js", f"{STATIC_URL}/heat/leaflet_heat.min.js")]
 GI_BIN_COLORS = {
     -3: "#4575b4", -2: "#91bfdb", -1: "#e0f3f8", 0: "#ffffff", 1: "#fee090", 2: "#fc8d59", 3: "#d73027",
 }
+#: Chinese names of the Gi* bins.
+GI_BIN_LABELS = {
+    3: "热点（99%置信）", 2: "热点（95%置信）", 1: "热点（90%置信）", 0: "不显著",
+    -1: "冷点（90%置信）", -2: "冷点（95%置信）", -3: "冷点（99%置信）",
+}
+#: Heat-map colours (Leaflet.heat gradient): pale yellow where sparse to dark red where dense.
+HEAT_GRADIENT = {0.2: "#fee391", 0.45: "#fdae61", 0.7: "#f46d43", 0.9: "#d73027", 1.0: "#a50026"}
+#: Colour of the cluster outlines.
+CLUSTER_COLOR = "#7b3294"
+#: Colours of the emerging hot-spot categories (geo.spacetime), with their Chinese names.
+EMERGING_COLORS = {
+    "new": "#67000d", "consecutive": "#cb181d", "intensifying": "#ef3b2c", "persistent": "#fb6a4a",
+    "diminishing": "#fcae91", "sporadic": "#fd8d3c", "oscillating": "#8c6bb1", "historical": "#9ecae1",
+}
+#: Zoom level from which every hospital carries its name (below, only highlighted ones).
+LABEL_ZOOM = 13
 
 
 def use_local_assets() -> None:
@@ -79,6 +95,121 @@ class _IconImagePath(MacroElement):
         f"'{STATIC_URL}/leaflet/images/';"
         "{% endmacro %}"
     )
+
+
+class _MetricScale(MacroElement):
+    """A metric-only scale bar in Chinese units (folium's ``control_scale`` adds miles and feet)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var scale = L.control.scale({metric: true, imperial: false, position: 'bottomright', maxWidth: 140});
+            // Leaflet writes "m" / "km": say 米 / 公里.
+            scale._updateMetric = function (maxMeters) {
+                var meters = this._getRoundNum(maxMeters);
+                var label = meters < 1000 ? meters + ' 米' : (meters / 1000) + ' 公里';
+                this._updateScale(this._mScale, label, meters / maxMeters);
+            };
+            scale.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+
+class Legend(MacroElement):
+    """A legend drawn by Leaflet itself (a branca ColorMap would fetch d3 from a CDN).
+
+    Parameters
+    ----------
+    title
+        Legend heading.
+    items
+        (colour, label) swatches.
+    gradient
+        Optional {stop: colour} ramp drawn as a bar, with ``ends`` labels under it.
+    position
+        Leaflet control corner.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: {{ this.position|tojson }}});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'hh-legend');
+                div.innerHTML = {{ this.inner|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, items: list[tuple[str, str]] = (), *, gradient: dict[float, str] | None = None,
+                 ends: tuple[str, str] = ("少", "多"), position: str = "bottomleft"):
+        super().__init__()
+        self._name = "Legend"
+        self.position = position
+        parts = [f"<b>{html.escape(title)}</b>"]
+        if gradient:
+            stops = ", ".join(f"{html.escape(c)} {100 * float(k):.0f}%" for k, c in sorted(gradient.items()))
+            parts.append(f'<span class="hh-grad" style="background: linear-gradient(to right, {stops});"></span>')
+            parts.append(f'<span class="hh-ends"><span>{html.escape(ends[0])}</span>'
+                         f'<span>{html.escape(ends[1])}</span></span>')
+        for color, label in items:
+            parts.append(f'<div><i style="background:{html.escape(color)}"></i>{html.escape(label)}</div>')
+        self.inner = "".join(parts)
+
+
+class _FlyTo(MacroElement):
+    """Centre the map on a point at a zoom level once it has loaded."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.setView({{ this.latlng|tojson }}, {{ this.zoom }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, latlng: list[float], zoom: int):
+        super().__init__()
+        self._name = "FlyTo"
+        self.latlng = latlng
+        self.zoom = int(zoom)
+
+
+class _FitBounds(MacroElement):
+    """Fit the map to a box once it knows its size (the same view on a laptop and on a 4K wall)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12]});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, bounds: list[list[float]]):
+        super().__init__()
+        self._name = "FitBounds"
+        self.bounds = bounds
+
+
+def fit(m: folium.Map, lon: Any, lat: Any) -> None:
+    """Fit ``m`` to the WGS-84 points given (e.g. every hospital)."""
+    x, y = to_display(lon, lat)
+    if len(x) == 0:
+        return
+    _FitBounds([[float(np.min(y)), float(np.min(x))], [float(np.max(y)), float(np.max(x))]]).add_to(m)
+
+
+def focus(m: folium.Map, lon: float, lat: float, *, zoom: int = 15) -> None:
+    """Centre ``m`` on a WGS-84 point at ``zoom`` (e.g. the chosen hospital)."""
+    x, y = to_display(lon, lat)
+    m.location = [float(y), float(x)]
+    m.options["zoom"] = zoom
+    _FlyTo([float(y), float(x)], zoom).add_to(m)
 
 
 _PLAIN_MARKER = "function (row) { return L.marker(new L.LatLng(row[0], row[1])); };"
@@ -128,7 +259,8 @@ def _districts_geojson(crs_name: str) -> str:
 
 
 def base_map(
-    *, center: tuple[float, float] | None = None, zoom: int = 11, dark: bool = False, districts: bool = True
+    *, center: tuple[float, float] | None = None, zoom: int = 11, dark: bool = False, districts: bool = True,
+    fill: bool = False,
 ) -> folium.Map:
     """A map with the configured base layer and no external requests.
 
@@ -142,18 +274,50 @@ def base_map(
         Dark background and light outlines (meeting screen).
     districts
         Draw the district outlines (the default base map when no tile server is configured).
+    fill
+        The map fills the height of its frame (the page sizes the frame in viewport units).
     """
     lat, lon = center or BEIJING_CENTER
     x, y = to_display(lon, lat)
     m = folium.Map(
-        location=[float(y), float(x)], zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=True,
+        location=[float(y), float(x)], zoom_start=zoom, tiles=None, control_scale=False, prefer_canvas=True,
         # Without a tile layer Leaflet has no zoom limits, and markercluster refuses to start.
         minZoom=8, maxZoom=18,
     )
     _IconImagePath().add_to(m)
+    _MetricScale().add_to(m)
     # Without tiles the map background shows between district outlines.
     bg = "#0b1220" if dark else "#e9eef3"
-    m.get_root().header.add_child(Element(f"<style>.leaflet-container {{ background: {bg}; }}</style>"))
+    fg, halo = ("#ffffff", "#0b1220") if dark else ("#1b2533", "#ffffff")
+    m.get_root().header.add_child(Element(
+        f"<style>.leaflet-container {{ background: {bg}; }}"
+        f".hh-label {{ background: transparent; border: 0; box-shadow: none; padding: 0 0 0 2px; color: {fg};"
+        f" font: 600 12px 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif;"
+        f" text-shadow: 0 0 3px {halo}, 0 0 3px {halo}, 0 0 2px {halo}; }}"
+        ".hh-label::before { display: none; }"
+        ".hh-label.hh-strong { font-size: 14px; color: #c62828; }"
+        ".hh-hide-labels .hh-label.hh-weak { display: none; }"
+        + ("html, body { height: 100%; margin: 0; } .folium-map, #map_div, .leaflet-container"
+           " { height: 100vh !important; }"
+           # Inside the frame 1vh is 1 % of the map's height: labels and controls grow with the screen.
+           " .hh-label { font-size: 1.9vh !important; } .hh-label.hh-strong { font-size: 2.3vh !important; }"
+           " .hh-legend { font-size: 1.8vh !important; max-width: 40vh; } .hh-legend .hh-grad,"
+           " .hh-legend .hh-ends { width: 26vh; } .hh-legend i { width: 2vh; height: 1.6vh; }"
+           " .leaflet-control-scale-line { font-size: 1.7vh !important; }"
+           " .leaflet-control-attribution { font-size: 1.4vh !important; }"
+           " .leaflet-control-zoom a { width: 4.5vh !important; height: 4.5vh !important;"
+           " line-height: 4.5vh !important; font-size: 2.8vh !important; }" if fill else "")
+        +
+        f".hh-legend {{ background: {'rgba(11,18,32,0.85)' if dark else 'rgba(255,255,255,0.92)'}; color: {fg};"
+        " padding: 6px 9px; border-radius: 6px; font: 12px/1.5 'Noto Sans CJK SC', sans-serif;"
+        " box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 260px; }"
+        ".hh-legend b { display: block; margin-bottom: 2px; }"
+        ".hh-legend i { display: inline-block; width: 14px; height: 12px; margin-right: 6px; vertical-align: -1px;"
+        " border-radius: 2px; }"
+        ".hh-legend .hh-grad { display: block; height: 10px; width: 180px; border-radius: 2px; margin: 2px 0; }"
+        ".hh-legend .hh-ends { display: flex; justify-content: space-between; width: 180px; }"
+        "</style>"
+    ))
     if settings.TILE_URL:
         if "service=wms" in settings.TILE_URL.lower() or settings.TILE_URL.rstrip("?").lower().endswith("wms"):
             folium.WmsTileLayer(
@@ -226,19 +390,33 @@ class _Hospitals(Layer):
                 L.circle([r[0], r[1]], {radius: {{ this.radius_m }}, color: r[3], weight: 1, fill: true,
                     fillOpacity: 0.06}).addTo({{ this.get_name() }});
                 L.circleMarker([r[0], r[1]], {radius: r[4], color: r[3], fill: true, fillOpacity: 0.9})
-                    .bindTooltip(r[2]).addTo({{ this.get_name() }});
+                    .bindTooltip(r[2], {permanent: true, direction: 'right', offset: [4, 0],
+                                        className: 'hh-label ' + (r[5] ? 'hh-strong' : 'hh-weak')})
+                    .addTo({{ this.get_name() }});
             }
         })();
         {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        (function (map) {
+            // Names of all hospitals from street level on; below it only the highlighted ones.
+            function toggle() {
+                var c = map.getContainer();
+                if (map.getZoom() < {{ this.label_zoom }}) { c.classList.add('hh-hide-labels'); }
+                else { c.classList.remove('hh-hide-labels'); }
+            }
+            map.on('zoomend', toggle);
+            toggle();
+        })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, rows: list[list[Any]], *, radius_m: float, name: str = "医院及半径"):
+    def __init__(self, rows: list[list[Any]], *, radius_m: float, name: str = "医院及半径",
+                 label_zoom: int = LABEL_ZOOM):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "Hospitals"
         self.rows = rows
         self.radius_m = float(radius_m)
+        self.label_zoom = int(label_zoom)
 
 
 def add_hospitals(
@@ -248,8 +426,13 @@ def add_hospitals(
     radius_m: float | None = None,
     highlight: set[str] | None = None,
     dark: bool = False,
+    label_zoom: int = LABEL_ZOOM,
 ) -> _Hospitals | None:
-    """Hospitals as dots with their attribution radius; ``highlight`` ids drawn larger in red."""
+    """Hospitals as dots with their attribution radius and name labels.
+
+    ``highlight`` ids are drawn larger in red and always named; the others are named from zoom
+    ``label_zoom`` on (at city scale 44 names would cover each other).
+    """
     radius_m = settings.HOSPITAL_RADIUS_M if radius_m is None else radius_m
     if hospitals.empty:
         return None
@@ -258,10 +441,10 @@ def add_hospitals(
     normal = "#7fd3ff" if dark else "#1f5fa8"
     rows = [
         [round(float(la), 6), round(float(lo), 6), html.escape(str(name)),
-         "#ff3b30" if hid in highlight else normal, 7 if hid in highlight else 4]
+         "#ff3b30" if hid in highlight else normal, 7 if hid in highlight else 4, hid in highlight]
         for hid, name, lo, la in zip(hospitals["hospital_id"], hospitals["name"], x, y, strict=True)
     ]
-    return _Hospitals(rows, radius_m=radius_m).add_to(m)
+    return _Hospitals(rows, radius_m=radius_m, label_zoom=label_zoom).add_to(m)
 
 
 def grid_counts(df: pd.DataFrame, *, decimals: int = 3) -> pd.DataFrame:
@@ -345,7 +528,8 @@ def add_heat(m: folium.Map | folium.FeatureGroup, df: pd.DataFrame, *, name: str
     x, y = to_display(cells["lon"], cells["lat"])
     w = cells["count"].to_numpy(dtype=float)
     data = np.column_stack([np.round(y, 5), np.round(x, 5), np.round(w / w.max(), 3)]).tolist()
-    plugins.HeatMap(data, name=name, radius=14, blur=18, min_opacity=0.3, show=show).add_to(m)
+    plugins.HeatMap(data, name=name, radius=14, blur=18, min_opacity=0.3, show=show,
+                    gradient=HEAT_GRADIENT).add_to(m)
 
 
 def add_polygons(
@@ -356,13 +540,23 @@ def add_polygons(
     color_of: Callable[[dict[str, Any]], str],
     tooltip_fields: list[str] | None = None,
     tooltip_aliases: list[str] | None = None,
+    popup_fields: list[str] | None = None,
+    popup_aliases: list[str] | None = None,
+    style_fields: list[str] | None = None,
     show: bool = True,
 ) -> None:
-    """Polygons of a GeoDataFrame in EPSG:4326 (Gi* cells, cluster hulls) coloured by ``color_of``."""
+    """Polygons of a GeoDataFrame in EPSG:4326 (Gi* cells, cluster hulls) coloured by ``color_of``.
+
+    ``color_of`` receives the feature's properties: the tooltip and popup fields plus
+    ``style_fields`` (columns it needs but that are not shown). A click opens a popup with
+    ``popup_fields`` (their figures), hovering shows ``tooltip_fields``.
+    """
     if gdf is None or len(gdf) == 0:
         return
     cols = [c for c in (tooltip_fields or []) if c in gdf.columns]
-    gj = json.loads(gdf[[*cols, "geometry"]].to_json(default=str))
+    pcols = [c for c in (popup_fields or []) if c in gdf.columns]
+    keep = list(dict.fromkeys([*cols, *pcols, *[c for c in (style_fields or []) if c in gdf.columns]]))
+    gj = json.loads(gdf[[*keep, "geometry"]].to_json(default=str))
     crs_name = _tile_crs()
     if crs_name != "wgs84":
         gj = _convert_geojson(gj, lambda x, y: geo_crs.from_wgs84(x, y, crs_name))
@@ -375,6 +569,7 @@ def add_polygons(
             "fillOpacity": 0.5,
         },
         tooltip=folium.GeoJsonTooltip(fields=cols, aliases=tooltip_aliases or cols) if cols else None,
+        popup=folium.GeoJsonPopup(fields=pcols, aliases=popup_aliases or pcols) if pcols else None,
     ).add_to(m)
 
 

@@ -1,43 +1,46 @@
-"""Shared page furniture: sign-in glue, the demo banner, filter widgets and chart helpers."""
+"""Shared page furniture: sign-in glue, the demo banner, honest periods, filter widgets and charts.
+
+Every chart here speaks Chinese without relying on the browser's locale: date axes carry explicit
+d3 formats (``%Y年%-m月``), tooltips show pre-formatted strings, and the last period of a trend is
+drawn apart and labelled (本月至今（截至X日）) when it is not complete (``geo.periods``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import settings
 from core.trust.access import AccessScope
-from dashboard import data
+from dashboard import data, registry
+from geo import periods
 from geo.taxonomy import LABELS as CATEGORIES
 
+#: The page registry (kept here under its old name for app.py).
+PAGES = registry.PAGES
+PageSpec = registry.PageSpec
 
-@dataclass(frozen=True)
-class PageSpec:
-    """One page: file stem and URL path (``key``) and Chinese title.
+#: d3 time formats of the axes, per period.
+AXIS_FORMATS = {"D": "%-m月%-d日", "W": "%-m月%-d日", "M": "%Y年%-m月"}
+FREQ_NAMES = {"D": "日", "W": "周", "M": "月"}
+#: Plain-words explanations of the statistical terms shown on the pages (one line each).
+TERMS = {
+    "Gi*": "Gi* 热点：把地图分成小方格，某格及其四周的警情明显多于全市平均，就是热点（红）；明显少就是冷点（蓝）。",
+    "置信度": "置信度：90%、95%、99% 表示这种聚集由偶然造成的可能分别低于 10%、5%、1%。",
+    "Mann-Kendall": "趋势检验：逐月看热点强度是在持续上升、下降还是没有规律。",
+    "Knox": "近重复：一起警情发生后，附近短期内再发生警情的倍数；大于 1 说明“一处出事、附近接着出事”。",
+    "p": "p 值：结果由偶然造成的可能，小于 0.05 一般视为可信。",
+    "PAI": "预测效率（PAI）：预测圈定的区域内，警情占比是面积占比的多少倍；越大越好，1 相当于随便圈。",
+    "PEI*": "预测精度（PEI*）：预测命中的警情占同样面积下最多可能命中警情的比例；1 为最好。",
+    "命中率": "命中率：下一期警情落在预测区域内的比例。",
+    "DBSCAN": "聚集区：警情点彼此相距很近、连成一片的区域（密度聚类）。",
+}
 
-    Pages carry no icon: Streamlit turns a page's Material icon into the browser-tab favicon by
-    fetching it from fonts.gstatic.com, which the intranet cannot reach.
-    """
-
-    key: str
-    title: str
-
-
-PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "总览"),
-    PageSpec("map", "警情地图"),
-    PageSpec("analysis", "热点研判"),
-    PageSpec("hospitals", "重点医院"),
-    PageSpec("plan", "巡防计划"),
-    PageSpec("evaluation", "成效评估"),
-    PageSpec("import", "数据导入"),
-    PageSpec("screen", "会商大屏"),
-    # Written by the trust work (users, audit trail); registered for administrators only.
-    PageSpec("admin", "系统管理"),
-)
 
 def sign_in() -> AccessScope:
     """Sign the user in (``dashboard.auth_ui.require_login``) and remember the scope for the pages.
@@ -52,11 +55,10 @@ def sign_in() -> AccessScope:
 
 
 def allowed_page_keys(scope: AccessScope) -> set[str]:
-    """Keys of :data:`PAGES` the scope may open (``auth_ui.allowed_pages`` may name keys or titles)."""
+    """Keys of :data:`PAGES` the scope may open (``auth_ui.allowed_pages`` names access names or keys)."""
     from dashboard import auth_ui
 
-    names = set(auth_ui.allowed_pages(scope))
-    return {p.key for p in PAGES if p.key in names or p.title in names or f"views/{p.key}.py" in names}
+    return {p.key for p in registry.allowed(auth_ui.allowed_pages(scope))}
 
 
 def current_scope() -> AccessScope:
@@ -87,12 +89,51 @@ def page_start(title: str) -> tuple[AccessScope, pd.DataFrame]:
     return scope, data.incidents(scope)
 
 
-def period_input(df: pd.DataFrame, *, key: str, days: int = 30, container=None) -> tuple[dt.date, dt.date]:
-    """A date-range picker defaulting to the last ``days`` days with data."""
+# --- honest periods -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where the data stand: the current day, the last day with data and the last complete day."""
+
+    today: dt.date
+    first: dt.date
+    last: dt.date
+    complete_through: dt.date
+
+    @property
+    def last_complete_month(self) -> str:
+        return str(periods.last_complete_period(self.complete_through, "M"))
+
+    @property
+    def planning_month(self) -> str:
+        """The month after the newest complete month (default of 重点医院 and the plan)."""
+        return str(pd.Period(self.last_complete_month, "M") + 1)
+
+    def label(self, period: pd.Period) -> str:
+        """"" for a complete period, else 本月至今（截至X日） and the like."""
+        return periods.partial_label(period, self.complete_through, today=self.today, data_through=self.last)
+
+
+def today() -> dt.date:
+    """The current local date (``settings.TIMEZONE``); one place for tests to move the clock."""
+    return pd.Timestamp.now(tz=settings.TIMEZONE).date()
+
+
+def clock(df: pd.DataFrame) -> Clock:
+    """The :class:`Clock` of an incident frame (today in ``settings.TIMEZONE``)."""
+    now = today()
     first, last = data.data_span(df)
-    default = (max(first, last - dt.timedelta(days=days - 1)), last)
+    through = periods.last_complete_day(last, now)
+    return Clock(today=now, first=first, last=last, complete_through=max(first, through))
+
+
+def period_input(df: pd.DataFrame, *, key: str, days: int = 30, container=None) -> tuple[dt.date, dt.date]:
+    """A date-range picker defaulting to the last ``days`` complete days (the running day left out)."""
+    c = clock(df)
+    default = (max(c.first, c.complete_through - dt.timedelta(days=days - 1)), c.complete_through)
     box = container or st.sidebar
-    value = box.date_input("时间范围", value=default, min_value=first, max_value=last, key=key, format="YYYY-MM-DD")
+    value = box.date_input("时间范围", value=default, min_value=c.first, max_value=c.last, key=key, format="YYYY-MM-DD")
     if isinstance(value, tuple | list):
         if len(value) == 2:
             return value[0], value[1]
@@ -106,6 +147,14 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The period of equal length just before ``[start, end]``."""
     n = (end - start).days + 1
     return start - dt.timedelta(days=n), start - dt.timedelta(days=1)
+
+
+def window_caption(start: dt.date, end: dt.date, c: Clock, *, what: str = "数据范围") -> str:
+    """"数据范围：2026年11月2日至2026年12月1日（12月1日当天未结束）" for a figure's caption."""
+    text = f"{what}：{periods.fmt_date(start)}至{periods.fmt_date(end)}"
+    if end > c.complete_through:
+        text += f"（{end.month}月{end.day}日数据未完整，趋势中单独标出）"
+    return text
 
 
 def incident_filters(df: pd.DataFrame, hospitals: pd.DataFrame, *, key: str) -> dict:
@@ -133,16 +182,108 @@ def incident_filters(df: pd.DataFrame, hospitals: pd.DataFrame, *, key: str) -> 
     }
 
 
+# --- charts --------------------------------------------------------------------------------------
+
+
+def _date_label(ts: pd.Timestamp, freq: str) -> str:
+    if freq == "M":
+        return f"{ts.year}年{ts.month}月"
+    if freq == "W":
+        end = ts + pd.Timedelta(days=6)
+        return f"{ts.month}月{ts.day}日—{end.month}月{end.day}日"
+    return f"{ts.year}年{ts.month}月{ts.day}日（{data.WEEKDAYS[ts.day_of_week]}）"
+
+
+def trend_frame(counts: pd.DataFrame | pd.Series, freq: str, c: Clock) -> pd.DataFrame:
+    """Long frame of a trend (t, 系列, 起数, 日期, 状态) with the incomplete tail marked 不完整.
+
+    ``counts`` is indexed by the first day of each period; a frame gives one column per series.
+    """
+    frame = counts.to_frame("警情") if isinstance(counts, pd.Series) else counts
+    if frame.empty:
+        return pd.DataFrame(columns=["t", "系列", "起数", "日期", "状态", "标注"])
+    long = frame.rename_axis("t").reset_index().melt(id_vars="t", var_name="系列", value_name="起数")
+    long["t"] = pd.to_datetime(long["t"])
+    p_freq = "W-SUN" if freq == "W" else freq
+    per = pd.DatetimeIndex(long["t"]).to_period(p_freq)
+    labels = [c.label(p) for p in per]
+    # A first period that starts before the data does is incomplete too (the store begins mid-month).
+    labels = [lab or (f"自{c.first.month}月{c.first.day}日起" if p.start_time.date() < c.first else "")
+              for p, lab in zip(per, labels, strict=True)]
+    long["状态"] = ["不完整" if lab else "完整" for lab in labels]
+    long["标注"] = labels
+    long["日期"] = [_date_label(t, freq) + (f"，{lab}" if lab else "") for t, lab in zip(long["t"], labels,
+                                                                                        strict=True)]
+    return long
+
+
+def trend_chart(counts: pd.DataFrame | pd.Series, freq: str, c: Clock, *, height: int = 260,
+                color: str | None = None, y_title: str = "起数") -> alt.LayerChart:
+    """A trend whose incomplete periods are hollow points apart from the line, labelled with their cut-off.
+
+    The line joins complete periods only: a running month drawn on it would fall to almost zero.
+
+    Parameters
+    ----------
+    counts
+        Counts per period (index = first day of the period); a DataFrame for several series.
+    freq
+        "D", "W" or "M".
+    c
+        The data clock (decides which periods are complete).
+    """
+    long = trend_frame(counts, freq, c)
+    done = long[long["状态"] == "完整"]
+    tail = long[long["状态"] == "不完整"]
+    multi = long["系列"].nunique() > 1
+    x = alt.X("t:T", title=None, axis=alt.Axis(format=AXIS_FORMATS[freq], labelAngle=0, labelOverlap=True,
+                                                 tickCount={"D": 8, "W": 8, "M": 12}[freq]))
+    y = alt.Y("起数:Q", title=y_title, axis=alt.Axis(format=",d", tickMinStep=1))
+    col = (alt.Color("系列:N", title=None, legend=alt.Legend(orient="top")) if multi
+           else alt.value(color or "#1f5fa8"))
+    tip = [alt.Tooltip("日期:N", title="时间"), alt.Tooltip("系列:N", title="类别"), alt.Tooltip("起数:Q", title="起数",
+                                                                                             format=",d")]
+    if not multi:
+        tip = [tip[0], tip[2]]
+    base = alt.Chart(done).encode(x=x, y=y, color=col, tooltip=tip)
+    layers = [base.mark_line(point=len(done) <= 40, strokeWidth=2)]
+    if not tail.empty:
+        layers.append(alt.Chart(tail).mark_point(filled=False, size=90, strokeWidth=2).encode(
+            x=x, y=y, color=col, tooltip=tip))
+        note = tail.groupby("t", as_index=False).agg(起数=("起数", "max"), 标注=("标注", "first"))
+        note["文字"] = note["标注"] + "，不完整"
+        note["align"] = ["left" if t == long["t"].min() else "right" for t in note["t"]]
+        for align, part in note.groupby("align"):
+            layers.append(alt.Chart(part).mark_text(align=align, dx=8 if align == "left" else -8, dy=-12,
+                                                    fontSize=12, color="#c2410c").encode(x=x, y=y, text="文字:N"))
+    return alt.layer(*layers).properties(height=height)
+
+
+def bar_chart(counts: pd.Series, *, height: int | None = None, color: str = "#1f5fa8",
+              x_title: str = "起数") -> alt.Chart:
+    """Horizontal bars with every category named (one row per bar, labels never thinned out)."""
+    t = counts[counts > 0].rename("起数").rename_axis("名称").reset_index()
+    t["名称"] = t["名称"].astype(str)
+    h = height or max(60, 26 * len(t) + 30)
+    return alt.Chart(t).mark_bar(color=color).encode(
+        y=alt.Y("名称:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
+        x=alt.X("起数:Q", title=x_title, axis=alt.Axis(format=",d", tickMinStep=1)),
+        tooltip=[alt.Tooltip("名称:N", title="类别"), alt.Tooltip("起数:Q", title="起数", format=",d")],
+    ).properties(height=h)
+
+
 def hour_weekday_chart(profile: pd.DataFrame, *, height: int = 260, dark: bool = False) -> alt.Chart:
     """Heat map of a 7×24 count table (rows weekday 0..6, columns hour 0..23)."""
     long = profile.reset_index(names="weekday").melt(id_vars="weekday", var_name="hour", value_name="count")
     long["星期"] = long["weekday"].map(lambda i: data.WEEKDAYS[int(i)])
-    long["hour"] = long["hour"].astype(int)
+    long["时"] = long["hour"].astype(int).map(lambda h: f"{h}时")
+    hours = [f"{h}时" for h in range(24)]
     chart = alt.Chart(long).mark_rect().encode(
-        x=alt.X("hour:O", title="时"),
+        x=alt.X("时:O", sort=hours, title="时段", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("星期:N", sort=list(data.WEEKDAYS), title=None),
-        color=alt.Color("count:Q", title="警情数", scale=alt.Scale(scheme="orangered")),
-        tooltip=["星期", alt.Tooltip("hour:O", title="时"), alt.Tooltip("count:Q", title="警情数")],
+        color=alt.Color("count:Q", title="警情数", scale=alt.Scale(scheme="orangered"),
+                        legend=alt.Legend(format=",d")),
+        tooltip=["星期", alt.Tooltip("时:O", title="时段"), alt.Tooltip("count:Q", title="警情数", format=",d")],
     ).properties(height=height)
     return chart
 
@@ -165,13 +306,53 @@ def daily_trend(df: pd.DataFrame, *, by: str = "source") -> pd.DataFrame:
     return t
 
 
+def monthly_trend(df: pd.DataFrame) -> pd.Series:
+    """Counts per calendar month (index = first day of the month)."""
+    if df.empty:
+        return pd.Series(dtype=int)
+    return df["date"].dt.to_period("M").dt.to_timestamp().value_counts().sort_index().rename("起数")
+
+
+# --- tables and words ----------------------------------------------------------------------------
+
+
+def tidy(frame: pd.DataFrame, *, blank: str = "—") -> pd.DataFrame:
+    """A copy fit to show: missing values as ``blank`` (never ``None``/``nan``), columns as strings."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.isna().any():
+            out[col] = s.astype(object).where(s.notna(), blank)
+    return out
+
+
+def explain(*terms: str) -> None:
+    """One plain line per statistical term, as a caption."""
+    st.caption("　".join(TERMS[t] for t in terms))
+
+
+def html_table(frame: pd.DataFrame, *, cls: str = "hh-table", max_rows: int | None = None) -> str:
+    """An escaped HTML table (dark-theme friendly, sized by CSS) with an "另有 N 项" row when cut."""
+    shown = frame if max_rows is None else frame.head(max_rows)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('—' if pd.isna(v) else str(v))}</td>" for v in r) + "</tr>"
+        for r in shown.itertuples(index=False)
+    )
+    more = ""
+    if max_rows is not None and len(frame) > max_rows:
+        more = f'<tr><td colspan="{len(shown.columns)}" class="hh-more">另有 {len(frame) - max_rows} 项</td></tr>'
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{rows}{more}</tbody></table>'
+
+
 def month_options(df: pd.DataFrame, *, ahead: int = 1) -> list[str]:
-    """Months "YYYY-MM" from the newest with data plus ``ahead`` back to the first, newest first."""
-    first, last = data.data_span(df)
-    months = pd.period_range(pd.Period(first, "M"), pd.Period(last, "M") + ahead, freq="M")
-    return [str(p) for p in reversed(months)]
+    """Months "YYYY-MM" from the month after the last complete month (plus ``ahead - 1``) back to the first."""
+    c = clock(df)
+    newest = pd.Period(c.planning_month, "M") + (ahead - 1)
+    months = pd.period_range(pd.Period(c.first, "M") + 1, newest, freq="M")
+    return [str(p) for p in reversed(months)] or [c.planning_month]
 
 
 def next_month(df: pd.DataFrame) -> str:
-    """The month after the newest data (the month being planned)."""
-    return str(pd.Period(data.data_span(df)[1], "M") + 1)
+    """The month being planned: the one after the newest complete month of data."""
+    return clock(df).planning_month

@@ -1,6 +1,10 @@
 """The monthly key-hospital list (挂账整治名单): score, propose 列入/销号/保持, override, history.
 
-The list for month M is assessed on the month before it (the latest complete month):
+The list for month M is assessed on the month before it, provided that month is complete
+(``geo.periods``: its last day lies before the current day and within the data); when it is not
+(the data end on the current day of that month), the newest complete month is assessed instead
+and the reasons say so, so that one running day is never scored as a month. The default month to
+list (:func:`default_month`) is the month after the newest complete month.
 
 * **severity**: 110 incidents within the hospital's radius, each weighted by
   ``settings.SEVERITY_WEIGHTS`` of its category;
@@ -27,7 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from core import settings
-from core.db.schema import KeylistEntry
+from core.db.schema import Incident, KeylistEntry
+from geo import periods
 from planning.actions import month_days
 
 COLUMNS = ["hospital_id", "name", "score", "rank", "listed", "proposal", "reasons", "incidents", "severity",
@@ -43,6 +48,42 @@ def _month_range(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     d = month_days(month)
     tz = settings.TIMEZONE
     return pd.Timestamp(d[0]).tz_localize(tz), pd.Timestamp(d[-1] + dt.timedelta(days=1)).tz_localize(tz)
+
+
+def last_data_day(engine: Engine) -> dt.date | None:
+    """The last local date holding an incident (None for an empty store)."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        top = conn.execute(select(func.max(Incident.received_at))).scalar()
+    return None if top is None else pd.Timestamp(top).date()
+
+
+def _today() -> dt.date:
+    return pd.Timestamp.now(tz=settings.TIMEZONE).date()
+
+
+def last_complete_month(engine: Engine, *, today: dt.date | None = None) -> str | None:
+    """"YYYY-MM" of the newest complete month of data in the store (None when empty)."""
+    last = last_data_day(engine)
+    return None if last is None else periods.last_complete_month(last, today or _today())
+
+
+def default_month(engine: Engine, *, today: dt.date | None = None) -> str:
+    """The month a new list is for by default: the month after the newest complete month of data."""
+    last = last_data_day(engine)
+    now = today or _today()
+    if last is None:
+        return str(pd.Period(now, "M"))
+    return periods.month_after_last_complete(last, now)
+
+
+def assessed_month(month: str, complete_month: str | None) -> str:
+    """The month the list of ``month`` is scored on: the month before, or the newest complete one if earlier."""
+    before = _shift_month(month, -1)
+    if complete_month is None:
+        return before
+    return min(before, complete_month)
 
 
 def _hotspot_z(events: pd.DataFrame, hospitals: pd.DataFrame) -> pd.Series:
@@ -73,6 +114,7 @@ def score_hospitals(
     weights: dict[str, float] | None = None,
     severity_weights: dict[str, float] | None = None,
     trend_months: int | None = None,
+    assessed: str | None = None,
 ) -> pd.DataFrame:
     """Score every hospital for the list of ``month`` (assessed on the month before).
 
@@ -91,6 +133,8 @@ def score_hospitals(
         Weight per category (default ``settings.SEVERITY_WEIGHTS``; unknown categories weigh 1).
     trend_months
         Baseline months of the trend (default ``settings.KEYLIST_TREND_MONTHS``).
+    assessed
+        The month scored, "YYYY-MM" (default the month before ``month``; see :func:`assessed_month`).
 
     Returns
     -------
@@ -103,7 +147,7 @@ def score_hospitals(
         raise ValueError(f"`weights` has unknown components {sorted(unknown)}; allowed: severity, complaints, trend, hotspot.")
     sev_w = settings.SEVERITY_WEIGHTS if severity_weights is None else severity_weights
     trend_months = settings.KEYLIST_TREND_MONTHS if trend_months is None else int(trend_months)
-    assessed = _shift_month(month, -1)
+    assessed = assessed or _shift_month(month, -1)
     a0, a1 = _month_range(assessed)
     b0, _ = _month_range(_shift_month(assessed, -trend_months))
     ev = events[events["hospital_id"].notna()].copy()
@@ -157,6 +201,7 @@ def propose_keylist(
     size: int | None = None,
     weights: dict[str, float] | None = None,
     severity_weights: dict[str, float] | None = None,
+    today: dt.date | None = None,
 ) -> pd.DataFrame:
     """Propose the key-hospital list of ``month``.
 
@@ -170,6 +215,8 @@ def propose_keylist(
         Hospitals to list (default ``settings.KEYLIST_SIZE``).
     weights, severity_weights
         See :func:`score_hospitals`.
+    today
+        The current date (default today in ``settings.TIMEZONE``): decides which months are complete.
 
     Returns
     -------
@@ -184,19 +231,22 @@ def propose_keylist(
         raise ValueError(f"`size` must be ≥ 0, got {size}.")
     trend_months = settings.KEYLIST_TREND_MONTHS
     hospitals = load_hospitals(engine)
-    assessed = _shift_month(month, -1)
+    complete = last_complete_month(engine, today=today)
+    assessed = assessed_month(month, complete)
     start, _ = _month_range(_shift_month(assessed, -trend_months))
     _, end = _month_range(assessed)
     events = load_incidents(engine, start=start, end=end,
                             columns=["received_at", "source", "category", "lon", "lat", "approximate", "hospital_id"])
     df = score_hospitals(events, hospitals, month=month, weights=weights, severity_weights=severity_weights,
-                         trend_months=trend_months)
+                         trend_months=trend_months, assessed=assessed)
     prev = set(final_keylist(engine, month=_shift_month(month, -1), create=False))
     delist_rank = size * settings.KEYLIST_DELIST_RANK_FACTOR
     df["previously_listed"] = df["hospital_id"].isin(prev)
     proposals, listed, reasons = [], [], []
     for r in df.itertuples(index=False):
         base = _reason(r, assessed=assessed, trend_months=trend_months)
+        if assessed != _shift_month(month, -1):
+            base = f"{_shift_month(month, -1)}月数据尚不完整，按最近完整月{assessed}评估：{base}"
         if r.previously_listed:
             if r.rank <= delist_rank and r.score > 0:
                 proposals.append("保持")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -215,7 +216,7 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
     at.get("file_uploader")[0].set_value(("测试110.csv", csv, "text/csv"))
     at.run()
     assert not at.exception
-    mapping = at.dataframe[0].value
+    mapping = next(d.value for d in at.dataframe if "系统字段" in d.value.columns)
     assert {"时间", "经度", "纬度"} <= set(mapping["系统字段"])
     at.button(key="imp_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -226,6 +227,43 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
     rejected = at.dataframe[-1].value
     assert len(rejected) == 1 and "T-3" in rejected.to_string()
     assert any(b.label.startswith("下载不合格行") for b in at.get("download_button"))
+
+
+def test_import_unknown_headers_mapped_in_page_and_swapped_rows_noted(writable_db, tmp_path, monkeypatch):
+    """Unknown headers: the user maps them in the page; the mapping is saved; a swapped row carries a note."""
+    from geo.io import ingest
+
+    user_map = tmp_path / "header_map_user.yaml"
+    monkeypatch.setattr(ingest, "USER_HEADER_MAP_FILE", user_map)
+    csv = (
+        "单号,发案时点,东经度数,北纬度数,情况\n"
+        "U-1,2026-10-20 07:15:00,116.409669,39.910989,有人倒卖专家号\n"
+        "U-2,2026-10-21 08:05:00,39.901261,116.411443,医托拉拢患者\n"
+    ).encode()
+    at = open_page(signed_in("admin"), "import")
+    at.selectbox(key="imp_source").set_value("110")
+    at.get("file_uploader")[0].set_value(("未知表头.csv", csv, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert any("未能自动识别表头" in w.value for w in at.warning)
+    assert not any(b.key == "imp_go" for b in at.button)  # nothing to import before the columns are mapped
+    at.session_state["imp_map_editor"] = {"edited_rows": {
+        0: {"对应系统字段": "编号"}, 1: {"对应系统字段": "时间"}, 2: {"对应系统字段": "经度"},
+        3: {"对应系统字段": "纬度"}, 4: {"对应系统字段": "内容"},
+    }, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="imp_map_save").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert user_map.exists() and "发案时点" in user_map.read_text(encoding="utf-8")
+    # Recognised now (and for the next file with these headers): import it.
+    mapping = next(d.value for d in at.dataframe if "系统字段" in d.value.columns)
+    assert {"时间", "经度", "纬度", "编号"} <= set(mapping["系统字段"])
+    at.button(key="imp_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert metric(at, "已入库") == 2
+    notes = next(d.value for d in at.dataframe if {"行号", "说明"} <= set(d.value.columns))
+    assert list(notes["行号"]) == [3] and "填反" in notes["说明"].iloc[0]
+    assert any("填反" in i.value for i in at.info)
 
 
 def test_incident_details_are_masked_text(app_db, demo_engine):
@@ -258,7 +296,7 @@ def test_analysis_on_demand_emerging_and_backtest(app_db):
     assert not at.exception, [e.message for e in at.exception]
     at.button(key="bt_run").click().run(timeout=300)
     assert not at.exception, [e.message for e in at.exception]
-    bt = next(d.value for d in at.dataframe if "PAI" in d.value.columns)
+    bt = next(d.value for d in at.dataframe if "预测效率（PAI）" in d.value.columns)
     assert bt["方法"].nunique() >= 2
     assert (bt["命中率"].between(0, 1)).all()
 
@@ -267,3 +305,37 @@ def test_admin_page_registered_for_admins_only(app_db):
     with pytest.raises(ValueError, match="navigation page"):
         signed_in("commander").switch_page("views/admin.py")
     open_page(signed_in("admin"), "admin")
+
+
+def test_trend_draws_the_running_month_apart_and_labelled():
+    """A month with one day of data is not on the line: a hollow point labelled 本月至今（截至…）."""
+    from dashboard import ui
+
+    clk = ui.Clock(today=dt.date(2026, 12, 1), first=dt.date(2026, 1, 1), last=dt.date(2026, 12, 1),
+                   complete_through=dt.date(2026, 11, 30))
+    counts = pd.Series([300, 310, 12], index=pd.to_datetime(["2026-10-01", "2026-11-01", "2026-12-01"]))
+    frame = ui.trend_frame(counts, "M", clk)
+    assert list(frame["状态"]) == ["完整", "完整", "不完整"]
+    assert frame["标注"].iloc[-1] == "本月至今（截至12月1日）"
+    spec = ui.trend_chart(counts, "M", clk).to_dict()
+    line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    datasets = spec["datasets"]
+    on_line = datasets[line["data"]["name"]]
+    assert [r["起数"] for r in on_line] == [300, 310]  # the running month is not joined to the line
+    texts = [r["文字"] for layer in spec["layer"] if layer["mark"]["type"] == "text"
+             for r in datasets[layer["data"]["name"]]]
+    assert texts == ["本月至今（截至12月1日），不完整"]
+    # Chinese axis format, never English month names.
+    assert line["encoding"]["x"]["axis"]["format"] == "%Y年%-m月"
+
+
+def test_overview_names_the_running_month(app_db, monkeypatch):
+    """Seen on the data's last day, that day and its month are incomplete and the page says so."""
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "today", lambda: dt.date(2026, 10, 31))
+    at = open_page(signed_in(), "overview")
+    _start, end = at.date_input(key="overview_period").value
+    assert end == dt.date(2026, 10, 30)  # the default period ends on the last complete day
+    captions = " ".join(c.value for c in at.caption)
+    assert "本月至今（截至10月31日）" in captions

@@ -6,11 +6,17 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data, ui
-from planning.keylist import keylist_history, override_keylist
+from geo import periods
+from planning.keylist import assessed_month, keylist_history, override_keylist
 
 scope, df = ui.page_start("重点医院")
+clk = ui.clock(df)
 months = ui.month_options(df)
-month = st.selectbox("月份", months, index=0, key="kl_month")
+month = st.selectbox("名单月份", months, index=0, key="kl_month", format_func=periods.fmt_month,
+                     help="默认为最近一个完整月份的下一个月。")
+assessed = assessed_month(month, clk.last_complete_month)
+st.caption(f"{periods.fmt_month(month)}名单依据 {periods.fmt_month(assessed)}（完整月份）的警情评分，"
+           f"趋势与此前 3 个月的月均比较。数据截至 {periods.fmt_date(clk.last)}，未结束的月份不参与评分。")
 try:
     kl = data.keylist_proposal(data.db_url(), data.data_version(data.db_url()), month)
 except ValueError as exc:
@@ -34,6 +40,7 @@ c[2].metric("建议销号", int((kl["proposal"] == "销号").sum()))
 c[3].metric("候选医院", len(kl))
 
 view = kl.assign(
+    proposal=kl["proposal"].replace("", "—").fillna("—"),
     重点=kl["listed"].astype(bool),
     说明=kl["reasons"].map(lambda r: "；".join(r) if isinstance(r, list | tuple) else str(r or "")),
 )
@@ -43,7 +50,8 @@ view = view[["rank", "name", "score", "proposal", "重点", "说明", "override_
     columns={"rank": "排名", "name": "医院", "score": "评分", "proposal": "建议", "override_note": "调整说明"}
 )
 editable = scope.role in ("commander", "admin")
-st.caption("评分综合近期警情量、严重程度和趋势；“建议”为系统提议，勾选“重点”可人工调整，调整须填写说明。")
+st.caption("评分（0—100）综合上月 110 警情的数量与严重程度、投诉、较前 3 个月的变化和周边热点；“建议”为系统提议，"
+           "勾选“重点”可人工调整，调整须填写说明。")
 edited = st.data_editor(
     view, hide_index=True, width="stretch", key="kl_editor",
     disabled=True if not editable else ["排名", "医院", "评分", "建议", "说明"],
@@ -72,8 +80,10 @@ top = kl.nlargest(20, "score")[["name", "score", "listed"]].rename(columns={"nam
 top["状态"] = top["listed"].map({True: "列入", False: "未列入"})
 st.altair_chart(
     alt.Chart(top).mark_bar().encode(
-        x=alt.X("评分:Q"), y=alt.Y("医院:N", sort="-x", title=None),
-        color=alt.Color("状态:N", scale=alt.Scale(domain=["列入", "未列入"], range=["#c62828", "#90a4ae"])),
+        x=alt.X("评分:Q", title="评分（0—100）"),
+        y=alt.Y("医院:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
+        color=alt.Color("状态:N", title="状态", legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=["列入", "未列入"], range=["#c62828", "#90a4ae"])),
         tooltip=["医院", "评分", "状态"],
     ).properties(height=28 * len(top) + 20),
     width="stretch",

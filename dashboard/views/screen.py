@@ -1,110 +1,141 @@
-"""会商大屏: the coordination-meeting screen — dark, large type, no sidebar, 16:9."""
+"""会商大屏: the coordination-meeting screen — dark, one 16:9 screen without scrolling, type scaled to the viewport.
+
+Everything but the map is plain HTML drawn here (figures, bars, an SVG trend, a CSS heat grid and
+tables), sized in viewport units by ``dashboard/static/css/screen.css``: charts and data grids
+with pixel heights cannot follow a 4K wall, and Streamlit's data grid ignores a dark page theme.
+Tables show a fixed number of rows and say how many more there are.
+"""
 
 from __future__ import annotations
 
-import altair as alt
+import html
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data, maps, ui
-from planning.outcomes import evaluate_actions
+from geo import periods
 
-# Fixed style sheet (no user data): dark high-contrast theme, large type, sidebar and toolbar hidden.
-st.html(
-    """<style>
-    [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
-    [data-testid="stToolbar"] { display: none !important; }
-    .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] { background: #0b1220 !important; }
-    .block-container, [data-testid="stMainBlockContainer"] { padding: 0.8rem 1.6rem 0.4rem 1.6rem !important;
-        max-width: 100% !important; }
-    .stApp h1, .stApp h2, .stApp h3, .stApp [data-testid="stMarkdownContainer"] p,
-    .stApp label p, .stApp [data-testid="stPageLink"] span { color: #f2f5f9 !important; }
-    .stApp h1 { font-size: 2.4rem !important; padding: 0 !important; }
-    .stApp h3 { font-size: 1.6rem !important; padding: 0.1rem 0 !important; }
-    [data-testid="stMetricLabel"] p { font-size: 1.4rem !important; color: #aebfd3 !important; }
-    [data-testid="stMetricValue"] div { font-size: 3.4rem !important; font-weight: 700; color: #ffffff !important; }
-    [data-testid="stMetricDelta"] div { font-size: 1.3rem !important; }
-    [data-testid="stMetric"] { background: #15213a; border-radius: 10px; padding: 0.4rem 1.1rem; }
-    [data-testid="stAlertContainer"] { background: #1d2a44 !important; }
-    [data-testid="stAlertContainer"]:has([data-testid="stAlertContentError"]) { background: #c2410c !important; }
-    [data-testid="stAlertContainer"] p { font-size: 1.3rem !important; color: #ffffff !important; font-weight: 600; }
-    [data-testid="stMetricDelta"] { background: #24324d !important; }
-    .stApp [data-testid="stMetricDelta"] [data-testid="stMarkdownContainer"] p { color: #ffd2c2 !important; }
-    .stApp [data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; color: #aebfd3 !important; }
-    </style>"""
-)
+#: Rows of each right-hand table that fit the screen (the rest is counted in a last row).
+TABLE_ROWS = 6
+CSS = (Path(__file__).resolve().parent.parent / "static" / "css" / "screen.css").read_text(encoding="utf-8")
+
+# Fixed style sheet (no user data).
+st.html(f"<style>{CSS}</style>")
 
 scope = ui.current_scope()
 df = data.incidents(scope)
 hospitals = data.hospitals(scope)
-first, last = data.data_span(df)
-start = max(first, last - pd.Timedelta(days=29).to_pytimedelta())
+clk = ui.clock(df)
+last = clk.complete_through
+start = max(clk.first, last - pd.Timedelta(days=29).to_pytimedelta())
 prev_start, prev_end = ui.previous_period(start, last)
 cur = data.filter_incidents(df, start=start, end=last)
 prev = data.filter_incidents(df, start=prev_start, end=prev_end)
+names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
+esc = html.escape
 
-head, link = st.columns([6, 1])
+head, link, tog = st.columns([7, 1, 1], vertical_alignment="center")
 head.title("医院周边警情态势 · 会商大屏")
 with link:
     st.page_link("views/overview.py", label="返回工作台")
+with tog:
+    rotate = st.toggle("轮播", value=False, key="screen_rotate", help="每 15 秒切换中间的图表")
 if data.is_demo(data.db_url()):
     st.error(f"{data.DEMO_BANNER} —— 仅供演示，不代表真实情况")
-st.caption(f"统计时段：近 30 天（{start:%Y年%m月%d日} 至 {last:%Y年%m月%d日}），与前 30 天对比")
-
-k = st.columns(5)
-n, p = len(cur), len(prev)
-k[0].metric("警情总数", f"{n:,}", delta=f"{n - p:+,}（{(n - p) / p:+.0%}）" if p else None, delta_color="inverse")
-for col, label, src in ((k[1], "110 警情", "110"), (k[2], "投诉", "complaint")):
-    a, b = int((cur["source"] == src).sum()), int((prev["source"] == src).sum())
-    col.metric(label, f"{a:,}", delta=f"{a - b:+,}", delta_color="inverse")
-k[3].metric("涉及医院", int(cur["hospital_id"].dropna().nunique()))
-touts = int(cur["category"].isin(["号贩子/倒号", "医托"]).sum())
-k[4].metric("号贩子/医托", f"{touts:,}")
-
-names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
-top = cur["hospital_id"].value_counts().head(5)
-left, mid, right = st.columns([5, 4, 3], gap="medium")
-with left:
-    st.subheader("警情分布（近 30 天）")
-    m = maps.base_map(dark=True, zoom=11)
-    maps.add_hospitals(m, hospitals, highlight=set(top.index), dark=True)
-    maps.add_heat(m, cur)
-    st_folium(m, height=640, use_container_width=True, returned_objects=[], key="screen_map")
+st.caption(f"统计时段：近 30 个完整日（{periods.fmt_date(start)}至{periods.fmt_date(last)}），与之前 30 天"
+           f"（{periods.fmt_date(prev_start)}至{periods.fmt_date(prev_end)}）对比；数据截至 {periods.fmt_date(clk.last)}。")
 
 
-def _dark(chart: alt.Chart) -> alt.Chart:
-    return chart.configure(background="#0b1220").configure_axis(
-        labelColor="#f2f5f9", titleColor="#f2f5f9", labelFontSize=16, titleFontSize=16, gridColor="#2a3a55",
-    ).configure_view(stroke=None).configure_legend(labelColor="#f2f5f9", titleColor="#f2f5f9", labelFontSize=16)
+def _kpi(label: str, now: int, before: int | None) -> str:
+    delta = ""
+    if before is not None:
+        d = now - before
+        pct = f"，{d / before:+.0%}" if before else ""
+        delta = f'<div class="d{" down" if d < 0 else ""}">较前 30 天 {d:+,}{pct}</div>'
+    return f'<div class="hh-kpi"><div class="l">{esc(label)}</div><div class="v">{now:,}</div>{delta}</div>'
+
+
+touts = ["号贩子/倒号", "医托"]
+tiles = [
+    _kpi("警情总数", len(cur), len(prev)),
+    _kpi("110 警情", int((cur["source"] == "110").sum()), int((prev["source"] == "110").sum())),
+    _kpi("投诉", int((cur["source"] == "complaint").sum()), int((prev["source"] == "complaint").sum())),
+    _kpi("涉及医院", int(cur["hospital_id"].dropna().nunique()), None),
+    _kpi("号贩子/医托", int(cur["category"].isin(touts).sum()), int(prev["category"].isin(touts).sum())),
+]
+st.html(f'<div class="hh-kpis">{"".join(tiles)}</div>')
+
+top = cur["hospital_id"].value_counts().head(6)
 
 
 def _panel_trend() -> None:
-    st.subheader("每日趋势（近 90 天）")
+    st.subheader("每日趋势（近 90 个完整日）")
     recent = data.filter_incidents(df, start=last - pd.Timedelta(days=89).to_pytimedelta(), end=last)
-    daily = recent.groupby("date").size().rename("起数").reset_index()
-    chart = alt.Chart(daily).mark_line(color="#ff6b4a", strokeWidth=3).encode(
-        x=alt.X("date:T", title=None, axis=alt.Axis(format="%m-%d")), y=alt.Y("起数:Q", title=None),
-    ).properties(height=230)
-    st.altair_chart(_dark(chart), width="stretch")
+    daily = recent.groupby("date").size().reindex(
+        pd.date_range(max(clk.first, last - pd.Timedelta(days=89).to_pytimedelta()), last), fill_value=0)
+    if daily.empty:
+        st.html('<div class="hh-panel"><div class="hh-note">暂无数据</div></div>')
+        return
+    hi = max(int(daily.max()), 1)
+    # One column per day, heights in % of the panel: scales with the screen like the text.
+    bars = "".join(
+        f'<i style="height:{100 * v / hi:.1f}%" title="{d.month}月{d.day}日 {int(v)} 起"></i>'
+        for d, v in daily.items()
+    )
+    first_d, mid_d, last_d = daily.index[0], daily.index[len(daily) // 2], daily.index[-1]
+    st.html(
+        f'<div class="hh-panel"><div class="s">最高 {hi} 起/日，最低 {int(daily.min())} 起/日，'
+        f'日均 {daily.mean():.0f} 起</div><div class="hh-cols">{bars}</div>'
+        f'<div class="hh-axis"><span>{first_d.month}月{first_d.day}日</span><span>{mid_d.month}月{mid_d.day}日</span>'
+        f'<span>{last_d.month}月{last_d.day}日</span></div></div>'
+    )
 
 
 def _panel_top() -> None:
-    st.subheader("警情最多的医院")
-    t = pd.DataFrame({"医院": [names.get(h, h) for h in top.index], "起数": top.to_numpy()})
-    chart = alt.Chart(t).mark_bar(color="#ff6b4a").encode(
-        y=alt.Y("医院:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)), x=alt.X("起数:Q", title=None),
-    ).properties(height=230)
-    st.altair_chart(_dark(chart), width="stretch")
+    st.subheader("警情最多的医院（近 30 天）")
+    if top.empty:
+        st.html('<div class="hh-panel"><div class="hh-note">暂无数据</div></div>')
+        return
+    hi = max(int(top.max()), 1)
+    rows = "".join(
+        f'<div class="n">{esc(names.get(h, str(h)))}</div><div><div class="b" style="width:{100 * v / hi:.1f}%">'
+        f'</div></div><div class="c">{int(v):,}</div>'
+        for h, v in top.items()
+    )
+    st.html(f'<div class="hh-panel"><div class="hh-bars">{rows}</div></div>')
 
 
 def _panel_hours() -> None:
-    st.subheader("时段 × 星期")
-    st.altair_chart(_dark(ui.hour_weekday_chart(ui.hour_weekday_profile(cur), height=230)), width="stretch")
+    st.subheader("时段 × 星期（近 30 天）")
+    prof = ui.hour_weekday_profile(cur)
+    hi = max(float(prof.to_numpy().max()), 1.0)
+    cells = ['<span class="w"></span>'] + [f'<span class="w">{h if h % 3 == 0 else ""}</span>' for h in range(24)]
+    for wd in range(7):
+        cells.append(f'<span class="w">{data.WEEKDAYS[wd]}</span>')
+        for h in range(24):
+            v = float(prof.iloc[wd, h]) / hi
+            cells.append(f'<span title="{data.WEEKDAYS[wd]} {h}时" style="background: rgba(255,107,74,{0.08 + 0.92 * v:.2f})">'
+                         "</span>")
+    st.html(f'<div class="hh-panel"><div class="hh-heat">{"".join(cells)}</div>'
+            '<div class="s">颜色越亮警情越多；横轴为时（0—23 时）</div></div>')
 
+
+left, mid, right = st.columns([5, 3.6, 3.6])
+with left:
+    st.subheader("警情分布（近 30 天）")
+    m = maps.base_map(dark=True, zoom=11, fill=True)
+    maps.add_hospitals(m, hospitals, highlight=set(top.index[:5]), dark=True)
+    # The busy middle of the city (outlying hospitals would zoom the whole map out).
+    box = hospitals[["lon", "lat"]].quantile([0.1, 0.9])
+    maps.fit(m, box["lon"], box["lat"])
+    maps.add_heat(m, cur)
+    maps.Legend("警情密度", gradient=maps.HEAT_GRADIENT, ends=("较少", "密集")).add_to(m)
+    st_folium(m, height=640, use_container_width=True, returned_objects=[], key="screen_map")
 
 with mid:
-    rotate = st.toggle("轮播", value=False, key="screen_rotate", help="每 15 秒切换右侧图表")
     panels = [_panel_trend, _panel_top, _panel_hours]
 
     @st.fragment(run_every=15 if rotate else None)
@@ -121,36 +152,35 @@ with mid:
     _rotating()
 
 with right:
-    done_month = str(pd.Period(last, "M"))
-    st.subheader(f"{done_month} 集中行动成效")
+    done_month = clk.last_complete_month
+    st.subheader(f"{periods.fmt_month(done_month)}集中行动成效")
     try:
+        from planning.outcomes import evaluate_actions
+
         ev_table = evaluate_actions(data.engine(), month=done_month).table
     except ValueError:
-        st.info("该月没有已批准的集中行动方案。")
+        st.html('<div class="hh-panel"><div class="hh-note">该月没有已批准的集中行动方案。</div></div>')
     else:
-        st.dataframe(
-            pd.DataFrame({
-                "医院": [names.get(h, h) for h in ev_table["hospital_id"]],
-                "前→后": [f"{a}→{b}" for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
-                "结论": ev_table["verdict"],
-            }),
-            hide_index=True, width="stretch", height=min(360, 40 + 36 * len(ev_table)),
-        )
-    nxt = ui.next_month(df)
-    st.subheader(f"{nxt} 巡防计划")
+        ev = pd.DataFrame({
+            "医院": [names.get(h, h) for h in ev_table["hospital_id"]],
+            "行动前→后": [f"{a}→{b}" for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
+            "结论": ev_table["verdict"].fillna("—").astype(str).str.replace("行动后警情", "", regex=False),
+        })
+        st.html(f'<div class="hh-panel">{ui.html_table(ev, max_rows=TABLE_ROWS)}</div>')
+    nxt = clk.planning_month
+    st.subheader(f"{periods.fmt_month(nxt)}巡防计划")
     acts = data.approved_actions(data.db_url(), nxt)
     listed = data.keylist_names(data.db_url(), nxt)
     if not acts.empty:
-        st.dataframe(
-            pd.DataFrame({
-                "医院": [names.get(h, h) for h in acts["hospital_id"]],
-                "集中行动": pd.to_datetime(acts["start"]).dt.strftime("%m-%d %H:%M"),
-                "警力": acts["officers"],
-            }),
-            hide_index=True, width="stretch", height=min(420, 40 + 36 * len(acts)),
-        )
+        plan = pd.DataFrame({
+            "医院": [names.get(h, h) for h in acts["hospital_id"]],
+            "集中行动": [f"{t.month}月{t.day}日 {t:%H:%M}" for t in pd.to_datetime(acts["start"])],
+            "警力": acts["officers"].astype(int).astype(str) + " 人",
+        })
+        st.html(f'<div class="hh-panel">{ui.html_table(plan, max_rows=TABLE_ROWS)}</div>')
     elif listed:
-        st.markdown("重点医院：" + "、".join(names.get(h, h) for h in listed))
-        st.caption("计划尚未批准。")
+        st.html('<div class="hh-panel"><div class="hh-note">重点医院：'
+                + esc("、".join(names.get(h, h) for h in listed)) + "</div>"
+                '<div class="s">计划尚未批准。</div></div>')
     else:
-        st.info("下月计划尚未生成。")
+        st.html('<div class="hh-panel"><div class="hh-note">下月计划尚未生成。</div></div>')

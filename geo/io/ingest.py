@@ -48,6 +48,9 @@ from geo.io.hospitals import assign_nearest, match_hospital_names
 from geo.taxonomy import load_taxonomy
 
 HEADER_MAP_FILE = settings.DATA_DIR / "header_map.yaml"
+#: Column names a user mapped in the import page (same format; read after the shipped file and
+#: taking precedence, so a mapping made once is used for every later file with those headers).
+USER_HEADER_MAP_FILE = settings.VAR_DIR / "header_map_user.yaml"
 #: How many rows from the top are searched for the header row.
 HEADER_SEARCH_ROWS = 30
 #: Earliest plausible incident time; earlier dates are typing errors.
@@ -80,6 +83,8 @@ class ImportResult:
     column_mapping: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: One note per accepted row whose coordinates were changed: 行号, 说明 (swapped, converted).
+    row_notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["行号", "说明"]))
 
     def summary(self) -> dict:
         """JSON-ready summary (what the CLI prints)."""
@@ -278,14 +283,35 @@ def _norm_header(h: object) -> str:
 
 
 def load_header_map(path: str | Path | None = None) -> dict[str, str]:
-    """Normalised header alias -> field name, from ``data/header_map.yaml``."""
-    with open(path or HEADER_MAP_FILE, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    """Normalised header alias -> field name, from ``data/header_map.yaml``.
+
+    Without ``path``, the user's mappings (:data:`USER_HEADER_MAP_FILE`) come first when present.
+    """
+    files = [Path(path)] if path else [p for p in (USER_HEADER_MAP_FILE, HEADER_MAP_FILE) if p.exists()]
     out: dict[str, str] = {}
-    for fld, aliases in raw.items():
-        for a in aliases:
-            out.setdefault(_norm_header(a), fld)
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+        for fld, aliases in raw.items():
+            for a in aliases or []:
+                out.setdefault(_norm_header(a), fld)
     return out
+
+
+def save_user_header_map(mapping: dict[str, str], path: str | Path | None = None) -> Path:
+    """Remember ``{file column name: field}`` for later imports (merged into the user's mapping file)."""
+    target = Path(path or USER_HEADER_MAP_FILE)
+    raw: dict[str, list[str]] = {}
+    if target.exists():
+        raw = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+    for header, fld in mapping.items():
+        for aliases in raw.values():  # a column name maps to one field only
+            if header in aliases:
+                aliases.remove(header)
+        raw.setdefault(fld, []).append(str(header))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump({k: v for k, v in raw.items() if v}, allow_unicode=True), encoding="utf-8")
+    return target
 
 
 def find_header(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, dict[str, int]]:
@@ -628,7 +654,12 @@ def prepare_rows(
         "hospital_id": obj(hid),
         "hospital_distance_m": np.round(hdist, 1),
     })
-    info = {"total": n, "swapped": int((swapped & ok).sum()), "approximate": int(is_approx.sum())}
+    converted = f"坐标由 {crs.upper()} 转换为 WGS-84"
+    notes = [(int(r), "经纬度填反，已对调") for r in row_no[swapped & ok]]
+    if crs != "wgs84":
+        notes += [(int(r), converted) for r in row_no[has & ok][:MAX_ROW_NOTES]]
+    notes += [(int(r), "无坐标，按所涉医院定位（近似位置）") for r in row_no[approx & ok][:MAX_ROW_NOTES]]
+    info = {"total": n, "swapped": int((swapped & ok).sum()), "approximate": int(is_approx.sum()), "notes": notes}
     return valid, rejected, info
 
 
@@ -818,6 +849,8 @@ def _import(
     return result
 
 
+#: Row notes kept per import (a converted million-row file would otherwise carry a million notes).
+MAX_ROW_NOTES = 100_000
 #: Records parsed and written per step; bounds memory for million-row files.
 CHUNK_ROWS = 50_000
 #: Records read to find the header and the title (the header is searched in the first 30).
@@ -863,6 +896,7 @@ def _store(
 ) -> None:
     table = Incident.__table__
     rejected_parts: list[pd.DataFrame] = []
+    notes: list[tuple[int, str]] = []
     with engine.begin() as conn:
         # Writing the batch row first takes the write lock (SQLite) before the duplicate check.
         batch_id = conn.execute(
@@ -880,6 +914,7 @@ def _store(
             result.total += info["total"]
             result.swapped += info["swapped"]
             result.approximate += info["approximate"]
+            notes += info.get("notes", [])[: max(0, MAX_ROW_NOTES - len(notes))]
             if len(rejected):
                 rejected_parts.append(rejected)
             # Already stored, or repeated earlier in the file: counted as duplicates, not inserted.
@@ -896,6 +931,9 @@ def _store(
         result.batch_id = int(batch_id)
         result.rejected = len(rejected_all)
         result.rejected_rows = rejected_all
+        if notes:
+            result.row_notes = (pd.DataFrame(notes, columns=["行号", "说明"]).groupby("行号", as_index=False)["说明"]
+                                .agg("；".join))
         result.quarantine_path = _write_quarantine(rejected_all, batch_id, result.filename) if len(rejected_all) else None
         conn.execute(
             update(ImportBatch.__table__).where(ImportBatch.__table__.c.id == batch_id).values(
