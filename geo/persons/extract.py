@@ -109,6 +109,10 @@ def _pick(frame: pd.DataFrame, aliases: Mapping[str, Sequence[str]], key: str) -
     return next((c for c in aliases[key] if c in frame.columns), None)
 
 
+def _blank(v: object) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ("", "None", "nan")
+
+
 def _cells(frame: pd.DataFrame, column: str | None) -> list:
     return [None] * len(frame) if column is None else frame[column].tolist()
 
@@ -288,18 +292,17 @@ def _finish(frame: pd.DataFrame, rows: list[dict], pick: Mapping[str, str | None
     m["seen_at"] = pd.to_datetime(sub[pick["time"]], errors="coerce").to_numpy()
     for c in ("lon", "lat"):
         m[c] = pd.to_numeric(sub[pick[c]], errors="coerce").to_numpy(float) if pick[c] else np.nan
-    hid = np.asarray([None if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ("", "None")
-                      else str(v).strip() for v in _cells(sub, pick["hospital_id"])], dtype=object)
+    hid = np.asarray([None if _blank(v) else str(v).strip() for v in _cells(sub, pick["hospital_id"])], dtype=object)
     if hospitals is not None and len(m):
-        need = np.asarray([v is None for v in hid])
+        need = np.asarray([_blank(v) for v in hid])
         if need.any() and pick.get("hospital_name"):
             by_name = match_hospital_names(sub[pick["hospital_name"]].reset_index(drop=True), hospitals).to_numpy()
             hid = np.where(need, by_name, hid)
-            need = np.asarray([v is None for v in hid])
+            need = np.asarray([_blank(v) for v in hid])
         if need.any():
             near, _ = assign_nearest(m["lon"].to_numpy(float), m["lat"].to_numpy(float), hospitals, radius_m=radius_m)
             hid = np.where(need, near, hid)
-    m["hospital_id"] = hid
+    m["hospital_id"] = np.asarray([None if _blank(v) else v for v in hid], dtype=object)
     m["camera_id"] = sub[pick["camera_id"]].astype(str).to_numpy() if pick.get("camera_id") else ""
     m["person_ref"] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
                        for v in (sub[pick["person_ref"]].tolist() if pick.get("person_ref") else [None] * len(m))]

@@ -153,7 +153,7 @@ def activity_summary(
             "main_hospital": main["hospital_id"].get(key, ""), "main_share": float(main["share"].get(key, np.nan)),
             "hospitals": listed.get(key, ""), "peak_window": pw, "peak_start_min": ps, "peak_end_min": pe,
             "peak_center_min": center, "peak_share": psh, "peak_windows": ";".join(wins["window"]),
-            "busiest_weekday": int(np.bincount(tt.dayofweek, minlength=7).argmax()),
+            "busiest_weekday": int(np.bincount(tt.day_of_week, minlength=7).argmax()),
             "trend": trend.direction, "trend_slope": trend.test.slope, "trend_p": trend.test.p,
         })
     return pd.DataFrame(rows, columns=[by, *SUMMARY_COLUMNS])

@@ -166,7 +166,7 @@ def make_synthetic_persons(
     hpos = {h: (float(lo), float(la)) for h, lo, la in zip(hids, hospitals["lon"], hospitals["lat"], strict=True)}
     day0 = pd.Timestamp(start).normalize()
     dates = day0 + pd.to_timedelta(np.arange(days), unit="D")
-    weekend = dates.dayofweek.to_numpy() >= 5
+    weekend = dates.day_of_week.to_numpy() >= 5
     action_day = int(days * 0.7)
 
     sizes = rng.integers(gang_size[0], gang_size[1] + 1, size=n_gangs)
