@@ -123,3 +123,12 @@ def test_sightings_without_person_reference_are_refused():
 def test_combine_refuses_duplicate_mention_ids(mentions):
     with pytest.raises(ValueError, match="Duplicate mention ids"):
         combine_mentions(mentions, mentions)
+
+
+def test_store_frames_with_zone_aware_times_give_wall_clock_times():
+    df = pd.DataFrame({"source_id": ["a"], "hospital_id": ["bj001"], "caller_name": ["李四"],
+                       "received_at": pd.to_datetime(["2026-05-01 07:10"]).tz_localize("Asia/Shanghai"),
+                       "description": ["号贩子赵甲（手机19900001234）倒号"]})
+    out = extract_incident_mentions(df, key=KEY, keep_clear=True)
+    assert out["seen_at"].iloc[0] == pd.Timestamp("2026-05-01 07:10")
+    assert list(out["name"]) == ["赵甲"]  # the caller column is not a person column

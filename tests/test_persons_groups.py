@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from geo.persons.groups import co_occurrence_ties, describe_groups, find_groups
+from geo.persons.groups import TIE_COLUMNS, co_occurrence_ties, describe_groups, find_groups
 from tests._persons_data import pipeline
 
 
@@ -53,16 +53,33 @@ def test_tie_kinds_are_counted_once_per_occasion():
         ("a", "incident", "i1", "2026-05-05 09:00", "H", "p1"), ("c", "incident", "i1", "2026-05-05 09:00", "H", ""),
         ("d", "sighting", "s10", "2026-05-06 09:00", "K", "p1"),
     ])
-    t = co_occurrence_ties(e, window_min=30).set_index(["person_a", "person_b"])
+    t = co_occurrence_ties(e, window_min=30, chance_correction=False).set_index(["person_a", "person_b"])
     assert t.loc[("a", "b"), "seen_together"] == 2        # 05-01 and 05-04 (40 min apart and other hospital excluded)
     assert t.loc[("a", "c"), "named_together"] == 1
     assert t.loc[("a", "d"), "shared_phone"] == 1
     assert t.loc[("a", "b"), "weight"] == 2.0
-    strict = co_occurrence_ties(e, window_min=30, min_seen_together=3)
+    strict = co_occurrence_ties(e, window_min=30, min_seen_together=3, chance_correction=False)
     assert not ((strict["person_a"] == "a") & (strict["person_b"] == "b")).any()
+
+
+def test_regulars_of_one_hospital_are_not_tied_by_chance_but_a_pair_that_comes_together_is():
+    days = pd.date_range("2026-05-01", periods=20, freq="D")
+    rows = []
+    for k, d in enumerate(days):
+        for p in ("r1", "r2"):  # both at H every day: meeting is certain, no evidence of a tie
+            rows.append((p, "sighting", f"{p}{k}", d + pd.Timedelta(hours=8), "H", ""))
+        if k % 4 == 0:  # g1 and g2 come only together, on 5 of the 20 days
+            for p in ("g1", "g2"):
+                rows.append((p, "sighting", f"{p}{k}", d + pd.Timedelta(hours=14), "K", ""))
+    t = co_occurrence_ties(_ev(rows)).set_index(["person_a", "person_b"])
+    assert ("r1", "r2") not in t.index
+    assert t.loc[("g1", "g2"), "seen_together"] == 5
+    assert t.loc[("g1", "g2"), "seen_expected"] == pytest.approx(5 * 5 / 20)
+    assert t.loc[("g1", "g2"), "weight"] == pytest.approx(5 - 1.25)
+    raw = co_occurrence_ties(_ev(rows), chance_correction=False).set_index(["person_a", "person_b"])
+    assert raw.loc[("r1", "r2"), "weight"] == 20
 
 
 def test_bad_method_is_refused():
     with pytest.raises(ValueError, match="method"):
-        find_groups(pd.DataFrame(columns=["person_a", "person_b", "seen_together", "named_together", "shared_phone",
-                                          "weight"]), method="kmeans")
+        find_groups(pd.DataFrame(columns=list(TIE_COLUMNS)), method="kmeans")

@@ -236,7 +236,8 @@ def extract_incident_mentions(
     Returns
     -------
     pandas.DataFrame
-        :data:`MENTION_COLUMNS` with ``source="incident"``, ``origin`` a sorted ``"+"``-joined
+        :data:`MENTION_COLUMNS` (``seen_at`` as naive wall-clock time) with ``source="incident"``,
+        ``origin`` a sorted ``"+"``-joined
         subset of ``column``/``description``/``result``, ``role="suspect"``; mention ids are
         ``"I:<record_id>:<k>"``.
     """
@@ -289,7 +290,10 @@ def _finish(frame: pd.DataFrame, rows: list[dict], pick: Mapping[str, str | None
     m["source"] = source
     m["record_id"] = sub[pick["record_id"]].astype(str).to_numpy()
     m["role"] = "suspect" if source == "incident" else "watchlist"
-    m["seen_at"] = pd.to_datetime(sub[pick["time"]], errors="coerce").to_numpy()
+    seen = pd.to_datetime(sub[pick["time"]], errors="coerce")
+    if getattr(seen.dt, "tz", None) is not None:  # wall-clock time of the record's own zone
+        seen = seen.dt.tz_localize(None)
+    m["seen_at"] = seen.astype("datetime64[ns]").to_numpy()
     for c in ("lon", "lat"):
         m[c] = pd.to_numeric(sub[pick[c]], errors="coerce").to_numpy(float) if pick[c] else np.nan
     hid = np.asarray([None if _blank(v) else str(v).strip() for v in _cells(sub, pick["hospital_id"])], dtype=object)

@@ -3,7 +3,11 @@
 Ties between two persons (see :func:`co_occurrence_ties`):
 
 - *seen together*: both appear at the same hospital within ``window_min`` minutes; counted
-  once per day and hospital (an "occasion"), so a long joint stay is not many ties;
+  once per day and hospital (an "occasion"), so a long joint stay is not many ties. Two
+  regulars of one busy hospital meet by chance: with ``chance_correction`` the tie weighs only
+  the occasions beyond those expected if both kept their own days independently
+  (``Σ_h days_i(h) · days_j(h) / D`` over hospitals h, D days observed), and only when the
+  excess is significant (one-sided Poisson test, p < ``alpha``);
 - *named together*: both named in one incident;
 - *shared phone*: both used the same phone number (keyed hash).
 
@@ -22,6 +26,7 @@ from itertools import combinations
 import networkx as nx
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from geo.persons import patterns
 
@@ -30,7 +35,9 @@ TIE_WEIGHTS: dict[str, float] = {"seen_together": 1.0, "named_together": 3.0, "s
 #: Chinese labels of the tie kinds.
 TIE_LABELS: dict[str, str] = {"seen_together": "同时段同医院出现", "named_together": "同案被查", "shared_phone": "共用手机号"}
 #: Columns of the ties table.
-TIE_COLUMNS: tuple[str, ...] = ("person_a", "person_b", "seen_together", "named_together", "shared_phone", "weight")
+TIE_COLUMNS: tuple[str, ...] = (
+    "person_a", "person_b", "seen_together", "seen_expected", "seen_p", "named_together", "shared_phone", "weight",
+)
 METHODS: tuple[str, ...] = ("louvain", "greedy")
 
 
@@ -42,6 +49,8 @@ def co_occurrence_ties(
     sighting_sources: Sequence[str] = ("sighting",),
     min_seen_together: int = 2,
     max_phone_sharers: int = 10,
+    chance_correction: bool = True,
+    alpha: float = 0.01,
 ) -> pd.DataFrame:
     """Pairwise ties between persons from their events.
 
@@ -61,24 +70,34 @@ def co_occurrence_ties(
         at a busy hospital); named-together and phone ties are always kept.
     max_phone_sharers
         A phone shared by more persons than this is ignored (a hospital switchboard, a hotline).
+    chance_correction
+        Weigh "seen together" by the occasions beyond chance (``seen_together - seen_expected``,
+        at least 0) instead of all occasions, and only for pairs seen together significantly
+        more often than chance.
+    alpha
+        Level of the one-sided Poisson test of ``seen_together`` against ``seen_expected``.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`TIE_COLUMNS`, ``person_a < person_b``, counts of each kind and the weighted sum.
+        :data:`TIE_COLUMNS`, ``person_a < person_b``: counts of each kind, the occasions expected
+        by chance (``seen_expected``) with the test's p-value (``seen_p``), and the weighted sum;
+        pairs whose weight is 0 are left out.
     """
     w = {**TIE_WEIGHTS, **(weights or {})}
     need = ("person_id", "source", "record_id", "seen_at", "hospital_id")
     missing = [c for c in need if c not in events.columns]
     if missing:
         raise ValueError(f"`events` lacks column(s) {missing}; it has {list(events.columns)}.")
+    if not 0 < alpha < 1:
+        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}.")
     if window_min <= 0:
         raise ValueError(f"`window_min` must be positive, got {window_min!r}.")
     parts = []
     # Seen together: per hospital, pairs of appearances within the window (sorted times + searchsorted).
     s = events[events["source"].isin(list(sighting_sources)) & events["hospital_id"].notna()]
     if len(s):
-        t = pd.to_datetime(s["seen_at"]).astype("datetime64[ns]").to_numpy().astype(np.int64) / 6e10
+        t = patterns._times(s).astype("datetime64[ns]").to_numpy().astype(np.int64) / 6e10
         f = pd.DataFrame({"p": s["person_id"].astype(str).to_numpy(), "h": s["hospital_id"].astype(str).to_numpy(),
                           "t": t}).sort_values(["h", "t"], kind="stable").reset_index(drop=True)
         hcode = pd.factorize(f["h"])[0].astype(np.float64)
@@ -93,7 +112,16 @@ def co_occurrence_ties(
         occ = pd.DataFrame({"a": np.minimum(pa, pb)[keep], "b": np.maximum(pa, pb)[keep],
                             "h": f["h"].to_numpy()[i][keep], "d": day[keep]}).drop_duplicates()
         seen = occ.groupby(["a", "b"]).size().rename("seen_together")
-        parts.append(seen[seen >= min_seen_together])
+        seen = seen[seen >= min_seen_together]
+        parts.append(seen)
+        # Chance meetings: same hospital and day under independent schedules.
+        days = pd.DataFrame({"p": f["p"], "h": f["h"], "d": (f["t"] // 1440).astype(np.int64)}).drop_duplicates()
+        n_days = float(days["d"].max() - days["d"].min() + 1)
+        per = days.groupby(["p", "h"]).size().rename("n").reset_index()
+        cand = seen.reset_index()[["a", "b"]]
+        x = cand.merge(per, left_on="a", right_on="p").merge(per, left_on=["b", "h"], right_on=["p", "h"],
+                                                            suffixes=("_a", "_b"))
+        parts.append((x["n_a"] * x["n_b"] / n_days).groupby([x["a"], x["b"]]).sum().rename("seen_expected"))
     # Named together in one incident.
     inc = events[events["source"] == "incident"][["record_id", "person_id"]].drop_duplicates()
     pairs = [(min(a, b), max(a, b)) for _, g in inc.groupby("record_id") if len(g) > 1
@@ -109,11 +137,18 @@ def co_occurrence_ties(
             parts.append(pd.DataFrame(pp, columns=["a", "b"]).groupby(["a", "b"]).size().rename("shared_phone"))
     if not parts:
         return pd.DataFrame(columns=list(TIE_COLUMNS))
-    ties = pd.concat(parts, axis=1).fillna(0)
-    for c in ("seen_together", "named_together", "shared_phone"):
-        ties[c] = ties[c].astype(int) if c in ties else 0
-    ties["weight"] = sum(w[c] * ties[c] for c in ("seen_together", "named_together", "shared_phone"))
-    ties = ties.rename_axis(["person_a", "person_b"]).reset_index()
+    ties = pd.concat(parts, axis=1)
+    for c in ("seen_together", "named_together", "shared_phone", "seen_expected"):
+        ties[c] = ties[c].fillna(0) if c in ties else 0
+        if c != "seen_expected":
+            ties[c] = ties[c].astype(int)
+    ties["seen_p"] = np.where(ties["seen_together"] > 0,
+                              stats.poisson.sf(ties["seen_together"] - 1, ties["seen_expected"].clip(lower=1e-12)), 1.0)
+    excess = (ties["seen_together"] - ties["seen_expected"]).clip(lower=0).where(ties["seen_p"] < alpha, 0.0)
+    seen_w = excess if chance_correction else ties["seen_together"]
+    ties["weight"] = w["seen_together"] * seen_w + w["named_together"] * ties["named_together"] \
+        + w["shared_phone"] * ties["shared_phone"]
+    ties = ties[ties["weight"] > 0].rename_axis(["person_a", "person_b"]).reset_index()
     return ties[list(TIE_COLUMNS)].sort_values(["person_a", "person_b"], kind="stable").reset_index(drop=True)
 
 
@@ -125,6 +160,7 @@ def tie_graph(ties: pd.DataFrame, *, persons: pd.DataFrame | None = None) -> nx.
             g.add_node(r["person_id"], **{k: v for k, v in r.items() if k != "person_id"})
     for r in ties.to_dict("records"):
         g.add_edge(r["person_a"], r["person_b"], weight=float(r["weight"]), seen_together=int(r["seen_together"]),
+                   seen_expected=float(r["seen_expected"]),
                    named_together=int(r["named_together"]), shared_phone=int(r["shared_phone"]))
     return g
 

@@ -125,36 +125,49 @@ def activity_summary(
     """
     _check(events, by, ("hospital_id",))
     t = _times(events)
+    keys = events[by].to_numpy(dtype=object)
+    order = np.argsort(keys.astype(str), kind="stable")
+    keys, t = keys[order], t.iloc[order]
     minutes = (t.dt.hour * 60 + t.dt.minute + t.dt.second / 60.0).to_numpy(float)
-    e = pd.DataFrame({by: events[by].to_numpy(), "t": t.to_numpy(), "m": minutes,
-                      "h": events["hospital_id"].astype(object).to_numpy()})
+    month = (t.dt.year * 12 + t.dt.month - 1).to_numpy(np.int64)
+    day = t.dt.normalize().to_numpy()
+    weekday = t.dt.day_of_week.to_numpy()
+    tv = t.to_numpy()
+    uniq, start = np.unique(keys.astype(str), return_index=True)
+    bounds = [*start[1:], len(keys)]
     prof = hospital_profile(events, by=by)
-    main = prof[prof["rank"] == 1].set_index(by)
+    prof[by] = prof[by].astype(str)
+    top1 = prof[prof["rank"] == 1]
+    main_h = dict(zip(top1[by], top1["hospital_id"], strict=True))
+    main_s = dict(zip(top1[by], top1["share"], strict=True))
     listed = (prof[prof["rank"] <= top_hospitals]
               .assign(s=lambda f: f["hospital_id"].astype(str) + ":" + (100 * f["share"]).round().astype(int).astype(str) + "%")
-              .groupby(by)["s"].agg(";".join))
-    n_h = prof.groupby(by).size()
+              .groupby(by)["s"].agg(";".join).to_dict())
+    n_h = prof.groupby(by).size().to_dict()
     rows = []
-    for key, g in e.groupby(by, sort=True):
-        mins = g["m"].to_numpy()
+    for key, lo, hi in zip(uniq, start, bounds, strict=True):
+        mins = minutes[lo:hi]
         wins = temporal.peak_window_table(mins, share=share, resolution_min=resolution_min,
                                           merge_gap_min=merge_gap_min, max_windows=max_windows)
-        if len(wins):
-            top = wins.sort_values(["count", "start_min"], ascending=[False, True], kind="stable").iloc[0]
-            pw, ps, pe, psh = top["window"], float(top["start_min"]), float(top["end_min"]), float(top["share"])
+        win_rows = list(wins.itertuples(index=False))
+        if win_rows:
+            top = max(win_rows, key=lambda w: w.count)  # first (earliest) of equal counts
+            pw, ps, pe, psh = top.window, float(top.start_min), float(top.end_min), float(top.share)
             center = _center_in_window(mins, ps, pe)
         else:
             pw, ps, pe, psh, center = "", np.nan, np.nan, np.nan, np.nan
-        tt = pd.DatetimeIndex(g["t"])
-        trend = temporal.monthly_trend(pd.DataFrame({"received_at": tt}))
+        mo = month[lo:hi]
+        counts = np.bincount(mo - mo.min()).astype(float)  # every month from the first to the last
+        mk = temporal.mann_kendall(counts)
         rows.append({
-            by: key, "n_events": len(g), "n_days": int(tt.normalize().nunique()),
-            "n_hospitals": int(n_h.get(key, 0)), "first_seen": tt.min(), "last_seen": tt.max(),
-            "main_hospital": main["hospital_id"].get(key, ""), "main_share": float(main["share"].get(key, np.nan)),
+            by: keys[lo], "n_events": hi - lo, "n_days": int(np.unique(day[lo:hi]).size),
+            "n_hospitals": int(n_h.get(key, 0)), "first_seen": pd.Timestamp(tv[lo:hi].min()),
+            "last_seen": pd.Timestamp(tv[lo:hi].max()),
+            "main_hospital": main_h.get(key, ""), "main_share": float(main_s.get(key, np.nan)),
             "hospitals": listed.get(key, ""), "peak_window": pw, "peak_start_min": ps, "peak_end_min": pe,
-            "peak_center_min": center, "peak_share": psh, "peak_windows": ";".join(wins["window"]),
-            "busiest_weekday": int(np.bincount(tt.day_of_week, minlength=7).argmax()),
-            "trend": trend.direction, "trend_slope": trend.test.slope, "trend_p": trend.test.p,
+            "peak_center_min": center, "peak_share": psh, "peak_windows": ";".join(w.window for w in win_rows),
+            "busiest_weekday": int(np.bincount(weekday[lo:hi], minlength=7).argmax()),
+            "trend": mk.trend(), "trend_slope": mk.slope, "trend_p": mk.p,
         })
     return pd.DataFrame(rows, columns=[by, *SUMMARY_COLUMNS])
 

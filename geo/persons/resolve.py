@@ -292,15 +292,14 @@ def resolve_persons(
                               "has_id": [bool(cu.ids.get(int(r))) for r in roots]})
             n_id_roots = g[g["has_id"]].groupby("first")["root"].nunique()
             ambiguous = set(n_id_roots[n_id_roots > 1].index)
-            for gi, grp in g.groupby("first", sort=False):
-                if gi in ambiguous:
-                    reps = grp.drop_duplicates("root")["i"].to_numpy()
-                    for a, b in combinations(reps[:max_review_pairs], 2):
-                        edges.append((int(a), int(b), kind, conf[kind], "review", "ambiguous_name_phone"))
-                else:
-                    for a in grp["i"].to_numpy():
-                        if a != gi:
-                            attempt(int(a), int(gi), kind, conf[kind])
+            amb = g["first"].isin(ambiguous).to_numpy()
+            for _, grp in g[amb].groupby("first", sort=False):
+                reps = grp.drop_duplicates("root")["i"].to_numpy()
+                for a, b in combinations(reps[:max_review_pairs], 2):
+                    edges.append((int(a), int(b), kind, conf[kind], "review", "ambiguous_name_phone"))
+            for a, b in zip(idx[~amb], first[~amb], strict=True):
+                if a != b:
+                    attempt(int(a), int(b), kind, conf[kind])
             continue
         for a, b in zip(idx, first, strict=True):
             if a != b:
@@ -323,49 +322,45 @@ def _review_edges(m: pd.DataFrame, roots: np.ndarray, conf: Mapping[str, float],
             .set_index("root")["hospital_id"])
     frame["main_hospital"] = frame["root"].map(main).fillna("")
     rep = frame.drop_duplicates("root").set_index("root")["i"]
-    best: dict[tuple[int, int], tuple[str, float, str]] = {}
+    found: list[pd.DataFrame] = []
 
-    def add(kind: str, key_cols: list[str], sub: pd.DataFrame, detail: str = "") -> None:
-        per = sub.drop_duplicates(["root", *key_cols])
-        for _, grp in per.groupby(key_cols, sort=False):
-            rs = np.sort(grp["root"].to_numpy())
-            if len(rs) < 2 or len(rs) > max_pairs:
-                continue
-            for a, b in combinations(rs, 2):
-                k = (int(a), int(b))
-                if k not in best or best[k][1] < conf[kind]:
-                    best[k] = (kind, conf[kind], detail)
+    def pairs(key_cols: list[str], sub: pd.DataFrame) -> pd.DataFrame:
+        """Pairs of different persons sharing ``key_cols`` (keys shared by more than ``max_pairs`` left out)."""
+        per = sub[["root", *key_cols]].drop_duplicates()
+        size = per.groupby(key_cols)["root"].transform("size")
+        per = per[(size >= 2) & (size <= max_pairs)]
+        pr = per.merge(per, on=key_cols, suffixes=("_a", "_b"))
+        return pr.loc[pr["root_a"] < pr["root_b"], ["root_a", "root_b"]].drop_duplicates()
+
+    def add(kind: str, pr: pd.DataFrame, detail: str = "") -> None:
+        found.append(pr.assign(kind=kind, conf=conf[kind], detail=detail))
 
     named = frame[frame["name_hash"] != ""]
-    add("name", ["name_hash"], named)
-    add("name_hospital", ["name_hash", "main_hospital"], named[named["main_hospital"] != ""])
+    add("name", pairs(["name_hash"], named))
+    add("name_hospital", pairs(["name_hash", "main_hospital"], named[named["main_hospital"] != ""]))
     # A phone shared with a person whose mentions carry no name at all.
-    has_name = frame.groupby("root")["name_hash"].agg(lambda s: bool((s != "").any()))
-    nameless = set(has_name.index[~has_name.to_numpy(dtype=bool)])
-    phoned = frame[frame["phone_hash"] != ""].drop_duplicates(["root", "phone_hash"])
-    for _, grp in phoned.groupby("phone_hash", sort=False):
-        rs = np.sort(grp["root"].to_numpy())
-        if len(rs) < 2 or len(rs) > max_pairs:
-            continue
-        for a, b in combinations(rs, 2):
-            k = (int(a), int(b))
-            if (a in nameless or b in nameless) and (k not in best or best[k][1] < conf["phone"]):
-                best[k] = ("phone", conf["phone"], "")
+    has_name = (frame["name_hash"] != "").groupby(frame["root"]).any()
+    nameless = has_name.index[~has_name.to_numpy(dtype=bool)]
+    ph = pairs(["phone_hash"], frame[frame["phone_hash"] != ""])
+    add("phone", ph[ph["root_a"].isin(nameless) | ph["root_b"].isin(nameless)])
     for kind, cols in extra:
-        add(kind, list(cols), frame.loc[(frame[list(cols)] != "").all(axis=1)])
-    return [(int(rep[a]), int(rep[b]), kind, c, "review", detail) for (a, b), (kind, c, detail) in best.items()]
+        add(kind, pairs(list(cols), frame.loc[(frame[list(cols)] != "").all(axis=1)]))
+    allp = pd.concat(found, ignore_index=True)
+    if allp.empty:
+        return []
+    allp = allp.sort_values("conf", ascending=False, kind="stable").drop_duplicates(["root_a", "root_b"])
+    ia = rep.reindex(allp["root_a"]).to_numpy()
+    ib = rep.reindex(allp["root_b"]).to_numpy()
+    return [(int(x), int(y), k, float(c), "review", d)
+            for x, y, k, c, d in zip(ia, ib, allp["kind"], allp["conf"], allp["detail"], strict=True)]
 
 
 def _person_ids(m: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
     """Stable person ids: from the ID hash, else the watch-list reference, else the first mention id."""
-    f = pd.DataFrame({"root": roots, "id": m["id_hash"].to_numpy(), "ref": m["person_ref"].to_numpy(),
-                      "mid": m["mention_id"].astype(str).to_numpy()})
-
-    def first_nonempty(s: pd.Series) -> str:
-        v = s[s != ""]
-        return str(v.min()) if len(v) else ""
-
-    g = f.groupby("root").agg(id=("id", first_nonempty), ref=("ref", first_nonempty), mid=("mid", "min"))
+    f = pd.DataFrame({"root": roots, "id": m["id_hash"].to_numpy(dtype=object),
+                      "ref": m["person_ref"].to_numpy(dtype=object), "mid": m["mention_id"].astype(str).to_numpy(dtype=object)})
+    f[["id", "ref"]] = f[["id", "ref"]].replace("", None)
+    g = f.groupby("root").agg(id=("id", "min"), ref=("ref", "min"), mid=("mid", "min")).fillna("")
     base = np.where(g["id"] != "", "id:" + g["id"], np.where(g["ref"] != "", "ref:" + g["ref"], "m:" + g["mid"]))
     base = pd.Series(base, index=g.index)
     dup = base.duplicated(keep=False)
@@ -374,9 +369,12 @@ def _person_ids(m: pd.DataFrame, roots: np.ndarray) -> np.ndarray:
     return pid.reindex(roots).to_numpy(dtype=object)
 
 
-def _mode(s: pd.Series) -> str:
-    v = s[s.astype(str) != ""]
-    return "" if v.empty else str(v.value_counts().index[0])
+def _mode_by(f: pd.DataFrame, key: str, col: str, *, skip: Sequence[str] = ("",)) -> pd.Series:
+    """Most frequent value of ``col`` per ``key`` ignoring ``skip`` values (ties: smallest value), ``""`` if none."""
+    v = f[[key, col]][~f[col].isin(list(skip))]
+    c = v.groupby([key, col], sort=True).size().rename("k").reset_index()
+    c = c.sort_values([key, "k"], ascending=[True, False], kind="stable").drop_duplicates(key)
+    return c.set_index(key)[col]
 
 
 def _assemble(m: pd.DataFrame, roots: np.ndarray, edges: list[tuple], conf: Mapping[str, float],
@@ -403,17 +401,14 @@ def _assemble(m: pd.DataFrame, roots: np.ndarray, edges: list[tuple], conf: Mapp
     g = f.groupby("person_id", sort=True)
     persons = pd.DataFrame({
         "n_mentions": g.size(),
-        "n_incidents": g["source"].agg(lambda s: int((s == "incident").sum())),
-        "n_sightings": g["source"].agg(lambda s: int((s == "sighting").sum())),
-        "name_masked": g["name_masked"].agg(_mode),
-        "id_masked": g["id_masked"].agg(_mode),
-        "id_status": g["id_status"].agg(lambda s: _mode(s[s != "missing"])),
-        "phone_masked": g["phone_masked"].agg(_mode),
-        "id_hash": g["id_hash"].agg(_mode),
-        "name_hash": g["name_hash"].agg(_mode),
-        "first_seen": g["seen_at"].min(),
-        "last_seen": g["seen_at"].max(),
+        "n_incidents": (f["source"] == "incident").groupby(f["person_id"]).sum().astype(int),
+        "n_sightings": (f["source"] == "sighting").groupby(f["person_id"]).sum().astype(int),
     })
+    for c in ("name_masked", "id_masked", "phone_masked", "id_hash", "name_hash"):
+        persons[c] = _mode_by(f, "person_id", c).reindex(persons.index).fillna("")
+    persons["id_status"] = _mode_by(f, "person_id", "id_status", skip=("", "missing")).reindex(persons.index).fillna("")
+    persons["first_seen"] = g["seen_at"].min()
+    persons["last_seen"] = g["seen_at"].max()
     merged = matches[matches["decision"].isin(["merged", "confirmed"])]
     persons["min_confidence"] = merged.groupby("person_a")["confidence"].min().reindex(persons.index).fillna(1.0)
     rv = matches[matches["decision"] == "review"]

@@ -7,8 +7,9 @@ patterned block ``199 0000 xxxx``. Every frame carries ``data_label = "演示"``
 
 Planted structure (returned as ground truth):
 
-- gangs whose members turn up together around one time of day at a few hospitals, moving
-  between them from day to day; two members of the first gang share one phone;
+- gangs whose members turn up together (same day, within minutes of each other) around one
+  time of day at a few hospitals, moving between them from day to day; two members of the
+  first gang share one phone;
 - lone scalpers at their own main hospital and hour, at the same hospitals as the gangs;
 - past actions: the first ``n_displaced`` gangs leave their main hospital for a new one after
   an action there, another action hits a gang that stays;
@@ -201,7 +202,7 @@ def make_synthetic_persons(
         used_mains.add(main)
         others = [str(h) for h in rng.choice([h for h in hids if h != main], size=int(rng.integers(1, 3)), replace=False)]
         ghosp = [main, *others]
-        weights = np.array([0.6] + [0.4 / len(others)] * len(others))
+        weights = np.array([0.7] + [0.3 / len(others)] * len(others))
         center = float(rng.uniform(6 * 60, 15 * 60))
         displaced = g < n_displaced
         moved = ""
@@ -223,12 +224,13 @@ def make_synthetic_persons(
         for k, i in enumerate(members):
             person(i, g, main, float(m_center[k] % 1440), moved, act if displaced or g == n_displaced else "")
         present = (rng.random((days, len(members))) < 0.75) & active[:, None]
+        day_shift = rng.normal(0, time_sd_min, size=days)  # a gang arrives together: one shift per day
         for k, i in enumerate(members):
             d = np.flatnonzero(present[:, k])
             app_p.append(np.full(d.size, i))
             app_d.append(d)
             app_h.append(hosp_day[d])
-            app_m.append(m_center[k] + rng.normal(0, time_sd_min, size=d.size))
+            app_m.append(m_center[k] + day_shift[d] + rng.normal(0, 8.0, size=d.size))
         for d in np.flatnonzero(active & (rng.random(days) < incident_rate)):
             who = [members[k] for k in np.flatnonzero(present[d])]
             if len(who) >= 2:
