@@ -83,3 +83,11 @@ def test_regulars_of_one_hospital_are_not_tied_by_chance_but_a_pair_that_comes_t
 def test_bad_method_is_refused():
     with pytest.raises(ValueError, match="method"):
         find_groups(pd.DataFrame(columns=list(TIE_COLUMNS)), method="kmeans")
+
+
+def test_same_seed_same_groups():
+    p = pipeline(1)
+    ties = co_occurrence_ties(p.events)
+    a, b = find_groups(ties, seed=7), find_groups(ties, seed=7)
+    pd.testing.assert_frame_equal(a.membership, b.membership)
+    assert a.params["seed"] == 7

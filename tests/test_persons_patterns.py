@@ -9,6 +9,7 @@ import pytest
 from geo.persons.patterns import (
     activity_summary,
     displacement,
+    displacement_summary,
     hospital_profile,
     hour_weekday_profiles,
     sanction_ladder,
@@ -68,6 +69,17 @@ def test_planted_displacement_is_found_and_the_staying_gang_is_not_called_displa
     staying_gang = p.truth[(p.truth["gang"] >= 0) & (p.truth["action_date"] != "") & (p.truth["displaced_to"] == "")]
     st = table[table["person_id"].isin(staying_gang["person_id"])]
     assert len(st) == len(staying_gang) and (st["status"] == "stayed").all()
+
+
+def test_displacement_after_an_action_stands_out_from_the_placebo_baseline():
+    p = pipeline(0)
+    summ = displacement_summary(p.events, p.data.actions).set_index("hospital_id")
+    displaced_gang = p.truth[p.truth["displaced_to"] != ""]
+    row = summ.loc[displaced_gang["main_hospital"].iloc[0]]
+    assert row["n_displaced"] >= len(displaced_gang)
+    assert row["top_destination"] == displaced_gang["displaced_to"].iloc[0]
+    assert row["baseline_exposed"] > 0
+    assert row["displaced_share"] > row["baseline_displaced_share"] + 0.3
 
 
 def test_displacement_statuses_on_a_small_case():

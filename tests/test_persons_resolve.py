@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import pandas as pd
 import pytest
 
@@ -116,3 +117,23 @@ def test_planted_people_are_neither_split_nor_merged(seed):
     rv = p.resolution.reviews
     pairs = set(zip(rv["person_a"], rv["person_b"], strict=True)) | set(zip(rv["person_b"], rv["person_a"], strict=True))
     assert (a, b) in pairs
+
+
+def test_commander_decisions_on_the_review_queue_are_applied():
+    p = pipeline(0)
+    mentions = p.mentions.drop(columns=["name", "id_number", "phone"])
+    rv = p.resolution.reviews
+    picked = rv[rv["evidence"] == "name_hospital"]
+    assert len(picked) > 0
+    decisions = [confirm(a, b, decision_id=f"c{k}") for k, (a, b) in
+                 enumerate(zip(picked["mention_a"], picked["mention_b"], strict=True))]
+    again = resolve_persons(mentions, decisions=decisions)
+    pairs = nx.Graph(list(zip(picked["person_a"], picked["person_b"], strict=True)))
+    merges = pairs.number_of_nodes() - nx.number_connected_components(pairs)
+    assert len(again.persons) == len(p.resolution.persons) - merges
+    for a, b in zip(picked["mention_a"], picked["mention_b"], strict=True):
+        assert again.person_of(a) == again.person_of(b)
+    # Splitting one confirmed pair again undoes just that merge.
+    a, b = picked["mention_a"].iloc[0], picked["mention_b"].iloc[0]
+    undone = resolve_persons(mentions, decisions=[*decisions[1:], split(a, b, decision_id="s1")])
+    assert undone.person_of(a) != undone.person_of(b)

@@ -248,6 +248,57 @@ def displacement(
     return pd.DataFrame(rows, columns=cols)
 
 
+def displacement_summary(
+    events: pd.DataFrame,
+    actions: pd.DataFrame,
+    *,
+    by: str = "person_id",
+    **kw,
+) -> pd.DataFrame:
+    """Per action: how many exposed entities moved away, against the same measure without an action.
+
+    The baseline applies :func:`displacement` on the action's date to every hospital that had no
+    action (placebo actions): entities move between hospitals anyway, and a displacement share
+    is only telling when it clearly exceeds ``baseline_displaced_share``.
+
+    Parameters
+    ----------
+    events, actions, by
+        As :func:`displacement`.
+    **kw
+        ``before_days, after_days, min_before, stay_ratio`` of :func:`displacement`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per action: ``action_id, hospital_id, action_date, n_exposed, n_displaced,
+        n_stayed, n_stopped, displaced_share, top_destination, baseline_exposed,
+        baseline_displaced, baseline_displaced_share``.
+    """
+    table = displacement(events, actions, by=by, **kw)
+    date_col = next(c for c in ("date", "start_date", "start") if c in actions.columns)
+    acted = set(actions["hospital_id"].astype(str))
+    others = sorted(set(events["hospital_id"].dropna().astype(str)) - acted - {""})
+    rows = []
+    for k, a in enumerate(actions.itertuples(index=False)):
+        aid = str(getattr(a, "action_id", k))
+        t = table[table["action_id"] == aid]
+        placebo = pd.DataFrame({"action_id": [f"placebo:{h}" for h in others], "hospital_id": others,
+                                "date": getattr(a, date_col)})
+        b = displacement(events, placebo, by=by, **kw) if others else table.iloc[:0]
+        dest = t.loc[t["status"] == "displaced", "moved_to"].value_counts()
+        rows.append({
+            "action_id": aid, "hospital_id": str(a.hospital_id), "action_date": pd.Timestamp(getattr(a, date_col)).normalize(),
+            "n_exposed": len(t), "n_displaced": int((t["status"] == "displaced").sum()),
+            "n_stayed": int((t["status"] == "stayed").sum()), "n_stopped": int((t["status"] == "stopped").sum()),
+            "displaced_share": float((t["status"] == "displaced").mean()) if len(t) else np.nan,
+            "top_destination": str(dest.index[0]) if len(dest) else "",
+            "baseline_exposed": len(b), "baseline_displaced": int((b["status"] == "displaced").sum()),
+            "baseline_displaced_share": float((b["status"] == "displaced").mean()) if len(b) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
 def sanction_ladder(
     events: pd.DataFrame,
     *,
