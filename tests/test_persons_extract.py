@@ -132,3 +132,11 @@ def test_store_frames_with_zone_aware_times_give_wall_clock_times():
     out = extract_incident_mentions(df, key=KEY, keep_clear=True)
     assert out["seen_at"].iloc[0] == pd.Timestamp("2026-05-01 07:10")
     assert list(out["name"]) == ["赵甲"]  # the caller column is not a person column
+
+
+@pytest.mark.parametrize(("result", "sanction"), [("对朱乙移送检察院审查起诉", "prosecuted"), ("对朱乙行政拘留5日", "detained")])
+def test_a_name_read_too_long_from_the_result_is_the_known_person(result, sanction):
+    df = pd.DataFrame({"source_id": ["r"], "received_at": ["2026-05-01 08:00"], "涉案人员": ["朱乙"],
+                       "处警结果": [result]})
+    out = extract_incident_mentions(df, key=KEY, keep_clear=True)
+    assert list(out["name"]) == ["朱乙"] and list(out["sanction"]) == [sanction]

@@ -92,7 +92,7 @@ _SURNAMES = (
     "傅萧洪赖谈郁燕冀计揭鄢糜花衣楚匡竺冼栗荆鞠胥蔺郜邸廉奚晋幸"
 )
 #: Characters that end a name: function words and verbs that typically follow it in records.
-_STOP = "处予罚给作在于因称说讲诉请向到被把将与和及等的了是从对为要来去拨打报反投持携手电号某之也即已又均并且现遭系倒卖正以拉兜招揽私非多再还伙同、，,。；;：:（）()身"
+_STOP = "处予罚给作移送带传拘判在于因称说讲诉请向到被把将与和及等的了是从对为要来去拨打报反投持携手电号某之也即已又均并且现遭系倒卖正以拉兜招揽私非多再还伙同、，,。；;：:（）()身"
 _NAME = rf"(?:{'|'.join(_COMPOUND)}|[{_SURNAMES}])(?:(?![{_STOP}])[\u4e00-\u9fa5]){{1,2}}"
 _SEP = r"[：:，,\s]{0,2}"
 _ROLE_NAME = re.compile(rf"(?:{'|'.join(ROLE_WORDS)}){_SEP}({_NAME})")
@@ -185,6 +185,14 @@ def _text_people(text: object) -> list[dict]:
     return people
 
 
+def _known_prefix(name: str | None, people: list[dict]) -> str | None:
+    """A name read one character too long from free text (赵甲移 in 对赵甲移送…) is the known 赵甲."""
+    known = {p["name"] for p in people if p["name"]}
+    if name and name not in known and len(name) >= 3 and name[:-1] in known:
+        return name[:-1]
+    return name
+
+
 def _merge_into(people: list[dict], new: dict) -> None:
     """Add ``new`` to the people of one record, merging with the same name when nothing conflicts."""
     for p in people:
@@ -264,11 +272,12 @@ def extract_incident_mentions(
             _merge_into(people, {"name": None, "id_number": v, "origin": {"column"},
                                  "phone": phones[k] if pair_phones and not names else None})
         for p in _text_people(desc_c[i]):
-            _merge_into(people, {"name": p["name"], "id_number": p["id_number"], "phone": p["phone"],
-                                 "origin": {"description"}})
+            _merge_into(people, {"name": _known_prefix(p["name"], people), "id_number": p["id_number"],
+                                 "phone": p["phone"], "origin": {"description"}})
         sanction = detect_sanction(res_c[i], patterns=sanction_patterns, order=sanction_order)
         named = _text_people(res_c[i])
         for p in named:
+            p["name"] = _known_prefix(p["name"], people)
             _merge_into(people, {"name": p["name"], "id_number": p["id_number"], "phone": p["phone"],
                                  "origin": {"result"}})
         named_names = {p["name"] for p in named}
