@@ -421,8 +421,10 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
     (:func:`core.db.is_demo`). The stationed officer account belongs to the hospital of
     the first active stationed officer.
     """
+    from core.trust.storekind import store_kind
+
     engine = _engine(engine)
-    if not is_demo(engine):
+    if not is_demo(engine) or store_kind(engine) != "demo":
         return []
     out = []
     for username, (role, label) in DEMO_ACCOUNTS.items():
@@ -453,9 +455,10 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
 def demo_sign_in(engine: Engine | None, username: str) -> AccessScope:
     """One-click sign-in as a demo account; refused unless the store is the demo store."""
     from core.trust.audit import record
+    from core.trust.storekind import store_kind
 
     engine = _engine(engine)
-    if not is_demo(engine):
+    if not is_demo(engine) or store_kind(engine) != "demo":
         raise AuthError("演示账户仅在加载演示数据时可用。")
     info = get_user(engine, username)
     if info is None or not info.demo or not info.active:
