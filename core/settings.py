@@ -83,6 +83,31 @@ LOGIN_LOCKOUT_MIN: int = 15
 #: Minimum password length (characters) for new passwords; there is no default password.
 MIN_PASSWORD_LENGTH: int = 10
 
+# --- trust (issue 11) ---------------------------------------------------------------------
+#: Failed sign-ins of one source (client address) before its attempts are slowed (password spraying).
+LOGIN_SOURCE_FREE_FAILURES: int = 20
+#: First delay (seconds) once the free failures are used up; it doubles with each further failure.
+LOGIN_DELAY_BASE_S: float = 2.0
+#: Longest delay (seconds) for one user name: attempts are slowed, never locked out for good (anyone can type a
+#: user name, so a long lock would let anyone lock out anyone).
+LOGIN_USER_MAX_DELAY_S: float = 120.0
+#: Longest delay (seconds) for one source address.
+LOGIN_SOURCE_MAX_DELAY_S: float = 900.0
+#: Absolute lifetime (hours) of a signed-in browser session, whatever its activity.
+SESSION_MAX_HOURS: float = 12.0
+#: Default lifetime (hours) of a read-only meeting-display session (会商大屏).
+DISPLAY_SESSION_HOURS: float = 4.0
+#: Name of the session cookie (HttpOnly, SameSite=Strict; Secure when served over TLS).
+SESSION_COOKIE: str = "hh_session"
+#: Set the cookie's Secure flag (the dashboard is behind TLS); by default it is set when the request came by HTTPS.
+SESSION_COOKIE_SECURE: bool = False
+#: Days a quarantine file of rejected rows (raw personal data) is kept before it is deleted.
+QUARANTINE_RETENTION_DAYS: int = 30
+#: Import limits checked before a file is parsed (XLSX declared dimension, rows, columns; seconds of reading).
+MAX_IMPORT_ROWS: int = 2_000_000
+MAX_IMPORT_COLUMNS: int = 200
+MAX_IMPORT_SECONDS: float = 600.0
+
 # --- planning (owner: planning engineer) ------------------------------------------------
 #: Number of hospitals proposed for the key-hospital list (挂账整治名单) each month.
 KEYLIST_SIZE: int = 10

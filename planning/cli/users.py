@@ -57,7 +57,7 @@ def scope_from_args(args: argparse.Namespace, engine=None) -> AccessScope:
         return SYSTEM
     password = _read_password(args)
     try:
-        return authenticate(engine or _engine(args), args.user, password)
+        return authenticate(engine or _engine(args), args.user, password, source="cli")
     except AuthError as exc:
         raise PermissionError(str(exc)) from None
 
@@ -125,6 +125,31 @@ def _users_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _throttle_list(args: argparse.Namespace) -> int:
+    from core.trust.auth import list_throttles
+
+    df = list_throttles(_engine(args), scope=SYSTEM)
+    if df.empty:
+        print("当前没有被放慢的用户名或来源地址。")
+        return 0
+    for row in df.itertuples(index=False):
+        kind = "用户名" if row.kind == "user" else "来源地址"
+        wait = f"需等待 {row.wait_s} 秒" if row.wait_s else "可立即重试"
+        print(f"{row.key}\t{kind}\t失败 {row.failures} 次\t最近 {row.last_failure}\t{wait}")
+    return 0
+
+
+def _throttle_clear(args: argparse.Namespace) -> int:
+    from core.trust.auth import clear_throttle
+
+    key = args.key if ":" in args.key else f"user:{args.key}"
+    if clear_throttle(_engine(args), key, by="cli", scope=SYSTEM):
+        print(f"已解除 {key} 的登录限制。")
+    else:
+        print(f"{key} 当前没有登录失败记录。")
+    return 0
+
+
 # --------------------------------------------------------------------------- stats
 
 
@@ -169,6 +194,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true", help="从标准输入第一行读取密码")
     _add_db(p)
     p.set_defaults(func=_users_passwd)
+
+    p = usub.add_parser("throttle", help="查看或解除登录放慢（按用户名和来源地址计数）")
+    tsub = p.add_subparsers(dest="throttle_command", required=True)
+    q = tsub.add_parser("list", help="列出被计数的用户名和来源地址")
+    _add_db(q)
+    q.set_defaults(func=_throttle_list)
+    q = tsub.add_parser("clear", help="清除一个用户名（或 source:地址）的失败计数")
+    q.add_argument("key", help="用户名，或 user:用户名 / source:地址")
+    _add_db(q)
+    q.set_defaults(func=_throttle_clear)
 
     stats = sub.add_parser("stats", help="汇总统计（按医院×月份×类别，不含个人信息）")
     ssub = stats.add_subparsers(dest="stats_command", required=True)
