@@ -363,6 +363,9 @@ def add_polygons(
         return
     cols = [c for c in (tooltip_fields or []) if c in gdf.columns]
     gj = json.loads(gdf[[*cols, "geometry"]].to_json(default=str))
+    for f in gj.get("features", []):  # Leaflet tooltips take HTML: escape every value from the data
+        props = f.get("properties") or {}
+        f["properties"] = {k: html.escape(v) if isinstance(v, str) else v for k, v in props.items()}
     crs_name = _tile_crs()
     if crs_name != "wgs84":
         gj = _convert_geojson(gj, lambda x, y: geo_crs.from_wgs84(x, y, crs_name))

@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data, maps, ui
+from dashboard.safe import md
 from geo.temporal import peak_windows
 
 #: Knox tables compare all pairs: above this many incidents the page asks for narrower filters.
@@ -107,7 +108,7 @@ if st.button("运行回测", key="bt_run") or st.session_state.get("bt_done"):
     try:
         summary = data.backtest_summary(*data.cache_args(scope), horizon, periods)
     except ValueError as exc:
-        st.error(f"回测无法进行：{exc}")
+        st.error(f"回测无法进行：{md(exc)}")
     else:
         labels = {"naive_last": "上期计数", "kde_retrospective": "回顾性核密度", "prospective": "前瞻性热点",
                   "sepp": "自激点过程", "ensemble": "集成"}

@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.safe import md
 from planning.keylist import keylist_history, override_keylist
 
 scope, df = ui.page_start("重点医院")
@@ -14,7 +15,7 @@ month = st.selectbox("月份", months, index=0, key="kl_month")
 try:
     kl = data.keylist_proposal(data.db_url(), data.data_version(data.db_url()), month)
 except ValueError as exc:
-    st.error(f"无法生成重点医院清单：{exc}")
+    st.error(f"无法生成重点医院清单：{md(exc)}")
     st.stop()
 # The stored list of the month carries the commanders' overrides and their notes.
 stored = keylist_history(data.engine())

@@ -7,6 +7,7 @@ import streamlit as st
 from core import safeio, settings
 from core.trust import audit
 from dashboard import data, ui
+from dashboard.safe import md
 from geo.io import ingest
 
 FIELD_LABELS = {
@@ -43,7 +44,7 @@ if upload is not None:
         grid, enc = ingest.read_grid(raw, sheet=sheet)
         hrow, cols = ingest.find_header(grid, ingest.load_header_map())
     except ValueError as exc:
-        st.error(f"无法识别文件：{exc}")
+        st.error(f"无法识别文件：{md(exc)}")
         st.stop()
     headers = ["" if h is None else str(h) for h in grid.iloc[hrow].tolist()]
     mapping = [{"系统字段": FIELD_LABELS.get(f, f), "文件列名": headers[j]} for f, j in cols.items()]
@@ -70,7 +71,7 @@ if upload is not None:
             )
         except ValueError as exc:
             bar.empty()
-            st.error(f"导入失败：{exc}")
+            st.error(f"导入失败：{md(exc)}")
             st.stop()
         bar.progress(1.0, text="导入完成")
         data.clear_caches()
@@ -78,7 +79,7 @@ if upload is not None:
 
 result = st.session_state.get("imp_result")
 if result is not None:
-    st.subheader(f"导入结果：{result.filename}")
+    st.subheader(f"导入结果：{md(result.filename)}")
     m = st.columns(4)
     m[0].metric("总行数", f"{result.total:,}")
     m[1].metric("已入库", f"{result.accepted:,}")

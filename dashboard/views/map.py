@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 
 from core import settings
 from dashboard import data, maps, ui
+from dashboard.safe import md
 from geo.hotspots import gi_star_grid
 from geo.temporal import peak_windows
 
@@ -55,7 +56,7 @@ if show_gi and len(events) >= 30:
             tooltip_fields=["count", "z", "bin"], tooltip_aliases=["警情数", "z 值", "置信等级"],
         )
     except Exception as exc:  # analysis errors must not blank the map
-        st.warning(f"Gi* 热点计算失败：{exc}")
+        st.warning(f"Gi\\* 热点计算失败：{md(exc)}")
 if show_cl and len(events) >= 10:
     try:
         clusters = data.clusters(*data.cache_args(scope), data.hashable_filters(flt))
@@ -64,7 +65,7 @@ if show_cl and len(events) >= 10:
             tooltip_aliases=["聚集区", "警情数"],
         )
     except Exception as exc:
-        st.warning(f"聚集区识别失败：{exc}")
+        st.warning(f"聚集区识别失败：{md(exc)}")
 if mode == "cells":
     st.caption(f"警情较多（{len(events):,} 起），地图按约 100 米网格汇总显示，圆点大小表示起数。")
 elif events.empty:
@@ -82,7 +83,7 @@ hid = st.selectbox("选择医院", options=options, format_func=lambda h: f"{nam
 if hid is not None:
     sub = events[events["hospital_id"] == hid]
     row = hospitals.set_index("hospital_id").loc[hid]
-    st.markdown(f"**{row['name']}** · {row['grade']} · {row['district']} · 挂号时间 {row['reg_open']}–{row['reg_close']}")
+    st.markdown(f"**{md(row['name'])}** · {md(row['grade'])} · {md(row['district'])} · 挂号时间 {md(row['reg_open'])}–{md(row['reg_close'])}")
     a, b = st.columns([3, 2])
     with a:
         st.caption("时段 × 星期分布")

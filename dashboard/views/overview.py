@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.safe import md
 
 scope, df = ui.page_start("总览")
 hospitals = data.hospitals(scope)
@@ -30,7 +31,7 @@ try:
     kl = data.keylist_proposal(url, data.data_version(url), end.strftime("%Y-%m"))
     key_count = int(kl["listed"].sum()) if "listed" in kl else None
 except ValueError as exc:  # e.g. a month without enough history: show the count of hospitals instead
-    st.warning(f"重点医院清单暂不可用：{exc}")
+    st.warning(f"重点医院清单暂不可用：{md(exc)}")
 cols[3].metric("重点医院" if key_count is not None else "有警情的医院", key_count if key_count is not None else active)
 
 st.subheader("每日趋势")
