@@ -155,6 +155,31 @@ class Settings:
     patrol_fixed_point_offset_m: float = 60.0
 
 
+    # --- trust (issue 11) ---------------------------------------------------------------------
+    #: Failed sign-ins of one source (client address) before its attempts are slowed (password spraying).
+    login_source_free_failures: int = 20
+    #: First delay (seconds) once the free failures are used up; it doubles with each further failure.
+    login_delay_base_s: float = 2.0
+    #: Longest delay (seconds) for one user name: attempts are slowed, never locked out for good (anyone can type a
+    #: user name, so a long lock would let anyone lock out anyone).
+    login_user_max_delay_s: float = 120.0
+    #: Longest delay (seconds) for one source address.
+    login_source_max_delay_s: float = 900.0
+    #: Absolute lifetime (hours) of a signed-in browser session, whatever its activity.
+    session_max_hours: float = 12.0
+    #: Default lifetime (hours) of a read-only meeting-display session (会商大屏).
+    display_session_hours: float = 4.0
+    #: Name of the session cookie (HttpOnly, SameSite=Strict; Secure when served over TLS).
+    session_cookie: str = "hh_session"
+    #: Set the cookie's Secure flag (the dashboard is behind TLS); by default it is set when the request came by HTTPS.
+    session_cookie_secure: bool = False
+    #: Days a quarantine file of rejected rows (raw personal data) is kept before it is deleted.
+    quarantine_retention_days: int = 30
+    #: Import limits checked before a file is parsed (XLSX declared dimension, rows, columns; seconds of reading).
+    max_import_rows: int = 2_000_000
+    max_import_columns: int = 200
+    max_import_seconds: float = 600.0
+
     def __post_init__(self) -> None:
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{Path(self.var_dir) / 'hotspots.sqlite'}")

@@ -557,6 +557,9 @@ def add_polygons(
     pcols = [c for c in (popup_fields or []) if c in gdf.columns]
     keep = list(dict.fromkeys([*cols, *pcols, *[c for c in (style_fields or []) if c in gdf.columns]]))
     gj = json.loads(gdf[[*keep, "geometry"]].to_json(default=str))
+    for f in gj.get("features", []):  # Leaflet tooltips take HTML: escape every value from the data
+        props = f.get("properties") or {}
+        f["properties"] = {k: html.escape(v) if isinstance(v, str) else v for k, v in props.items()}
     crs_name = _tile_crs()
     if crs_name != "wgs84":
         gj = _convert_geojson(gj, lambda x, y: geo_crs.from_wgs84(x, y, crs_name))

@@ -81,21 +81,22 @@ def test_wrong_password_and_unknown_user_get_the_same_message(engine):
     assert str(wrong.value) == str(unknown.value) == "用户名或密码错误。"
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(engine):
+def test_repeated_failures_slow_the_account_even_for_the_right_password(engine):
     create_user(engine, "cmd", GOOD, role="commander")
     t0 = dt.datetime(2026, 11, 1, 9, 0)
-    for i in range(settings.LOGIN_MAX_FAILURES):
+    for _i in range(settings.LOGIN_MAX_FAILURES):
         with pytest.raises(InvalidCredentials):
-            authenticate(engine, "cmd", "wrong-password-1", now=t0 + dt.timedelta(seconds=i))
-    with pytest.raises(AccountLocked, match="锁定") as locked:
-        authenticate(engine, "cmd", GOOD, now=t0 + dt.timedelta(minutes=1))
-    assert 0 < locked.value.retry_after_s <= settings.LOGIN_LOCKOUT_MIN * 60
-    # The failures live in the database: a second engine (another process) sees the lockout.
-    other = create_engine(engine.url.render_as_string(hide_password=False))
-    assert lockout_remaining(other, "cmd", now=t0 + dt.timedelta(minutes=1)) > 0
+            authenticate(engine, "cmd", "wrong-password-1", now=t0)
+    with pytest.raises(AccountLocked, match="放慢") as slowed:
+        authenticate(engine, "cmd", GOOD, now=t0 + dt.timedelta(seconds=1))
+    # Slowed, not locked out: the wait is bounded by the longest per-user delay.
+    assert 0 < slowed.value.retry_after_s <= settings.LOGIN_USER_MAX_DELAY_S
+    # The counts live in the database: a second engine (another process) sees them.
+    other = create_engine(str(engine.url))
+    assert lockout_remaining(other, "cmd", now=t0 + dt.timedelta(seconds=1)) > 0
     other.dispose()
-    # After the window the right password works and clears the failures.
-    later = t0 + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN, seconds=10)
+    # Once the delay has passed the right password works and clears the count.
+    later = t0 + dt.timedelta(seconds=settings.LOGIN_USER_MAX_DELAY_S + 1)
     assert authenticate(engine, "cmd", GOOD, now=later).role == "commander"
     assert lockout_remaining(engine, "cmd", now=later) == 0
     actions = list_entries(engine)["action"].tolist()
@@ -103,13 +104,107 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(engine):
     assert "lockout" in actions and "signin" in actions
 
 
+def test_the_delay_grows_but_never_beyond_the_cap(engine):
+    t = dt.datetime(2026, 11, 1, 9, 0)
+    waits = []
+    for _ in range(settings.LOGIN_MAX_FAILURES + 12):
+        while True:
+            try:
+                authenticate(engine, "ghost", "whatever-123", now=t)
+            except AccountLocked as exc:
+                t += dt.timedelta(seconds=exc.retry_after_s)
+                continue
+            except InvalidCredentials:
+                waits.append(lockout_remaining(engine, "ghost", now=t))
+                break
+    grown = [w for w in waits if w > 0]
+    assert grown == sorted(grown) and len(grown) >= 5  # increasing delay ...
+    assert max(grown) <= settings.LOGIN_USER_MAX_DELAY_S  # ... capped: slowing, never a lock-out
+
+
 def test_unknown_user_names_are_throttled_too(engine):
     t0 = dt.datetime(2026, 11, 1, 9, 0)
-    for i in range(settings.LOGIN_MAX_FAILURES):
+    for _ in range(settings.LOGIN_MAX_FAILURES):
         with pytest.raises(InvalidCredentials):
-            authenticate(engine, "ghost", "whatever-123", now=t0 + dt.timedelta(seconds=i))
+            authenticate(engine, "ghost", "whatever-123", now=t0)
     with pytest.raises(AccountLocked):
-        authenticate(engine, "ghost", "whatever-123", now=t0 + dt.timedelta(seconds=30))
+        authenticate(engine, "ghost", "whatever-123", now=t0 + dt.timedelta(seconds=1))
+
+
+def test_twenty_parallel_wrong_attempts_are_all_counted_and_few_are_checked(store_url, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.db import get_engine
+    from core.db.schema import LoginThrottle
+
+    use_fast_hasher(monkeypatch)
+    eng = get_engine(store_url)
+    create_user(eng, "cmd", GOOD, role="commander")
+    checked = []
+    real = auth._HASHER
+
+    class CountingHasher:
+        def verify(self, *a):
+            checked.append(1)
+            return real.verify(*a)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(auth, "_HASHER", CountingHasher())
+    now = dt.datetime(2026, 11, 1, 9, 0)
+
+    def attempt(_i):
+        try:
+            authenticate(eng, "cmd", "wrong-password-1", now=now, source="10.0.0.66")
+        except (InvalidCredentials, AccountLocked) as exc:
+            return type(exc).__name__
+        return "signed in"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert "signed in" not in outcomes
+    with eng.connect() as conn:
+        counts = dict(conn.execute(text("SELECT key, failures FROM login_throttle")).all())
+    assert counts == {"user:cmd": 20, "source:10.0.0.66": 20}
+    # Only the free attempts reached the password check; the others were slowed without a check.
+    assert len(checked) == settings.LOGIN_MAX_FAILURES
+    assert LoginThrottle.__tablename__ == "login_throttle"
+
+
+def test_password_spraying_from_one_source_is_slowed(engine):
+    t0 = dt.datetime(2026, 11, 1, 9, 0)
+    names = [f"user{i:02d}" for i in range(settings.LOGIN_SOURCE_FREE_FAILURES)]
+    for name in names:  # one guess per user name: no user name is ever slowed ...
+        with pytest.raises(InvalidCredentials):
+            authenticate(engine, name, "Spring2026!", now=t0, source="10.9.9.9")
+    # ... but the source is.
+    with pytest.raises(AccountLocked):
+        authenticate(engine, "another", "Spring2026!", now=t0, source="10.9.9.9")
+    # Another source is not affected.
+    with pytest.raises(InvalidCredentials):
+        authenticate(engine, "another", "Spring2026!", now=t0, source="10.1.1.1")
+
+
+def test_an_administrator_sees_and_clears_the_counts(engine, capsys):
+    from core.trust.access import SYSTEM, scope_for_role
+    from planning.cli import main
+
+    create_user(engine, "cmd", GOOD, role="commander")
+    for _ in range(settings.LOGIN_MAX_FAILURES):
+        with pytest.raises(InvalidCredentials):
+            authenticate(engine, "cmd", "wrong-password-1", source="10.0.0.5")
+    with pytest.raises(PermissionError):
+        auth.list_throttles(engine, scope=scope_for_role("commander", username="cmd"))
+    df = auth.list_throttles(engine, scope=SYSTEM)
+    assert set(df["key"]) == {"user:cmd", "source:10.0.0.5"} and (df["failures"] == 5).all()
+    url = str(engine.url)
+    assert main(["users", "throttle", "list", "--db", url]) == 0
+    assert "user:cmd" in capsys.readouterr().out
+    assert main(["users", "throttle", "clear", "user:cmd", "--db", url]) == 0
+    assert lockout_remaining(engine, "cmd") == 0
+    assert authenticate(engine, "cmd", GOOD).role == "commander"
+    assert "throttle_clear" in list_entries(engine)["action"].tolist()
 
 
 def test_disabled_user_cannot_sign_in(engine):

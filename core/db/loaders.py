@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from core import settings
 from core.db.engine import get_engine
-from core.db.schema import Hospital, Incident, Officer, PoliceUnit
+from core.db.schema import Hospital, Incident, Officer, PoliceUnit, table_of
 from core.trust.access import AccessScope
 
 # --------------------------------------------------------------------------- loaders
@@ -85,7 +85,7 @@ def load_incidents(
         # Enforced here, not only by hiding pages: aggregates-only roles get no incident rows.
         require(scope, rows=True)
     engine = engine or get_engine()
-    t = Incident.__table__
+    t = table_of(Incident)
     wanted = list(INCIDENT_COLUMNS) if columns is None else list(dict.fromkeys(["received_at", *columns]))
     unknown = sorted(set(wanted) - set(INCIDENT_COLUMNS))
     if unknown:

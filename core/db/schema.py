@@ -8,6 +8,7 @@ nothing else creates or alters tables. Times are stored as naive local time in
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
@@ -209,6 +211,51 @@ def _no_delete(_mapper, _conn, _target) -> None:
     raise AuditTamperError("审计记录只能追加，不能修改或删除。")
 
 
+# --- trust (issue 11) -------------------------------------------------------------------
+# The audit trail is a hash chain: each entry stores the hash of the entry before it (``prev_hash``, the genesis
+# value for the first) and its own hash over its canonical fields and ``prev_hash`` (``entry_hash``), see
+# core.trust.audit. A unique ``prev_hash`` makes a fork (two entries after one) impossible.
+AuditEntry.prev_hash = mapped_column(String(64), default="", nullable=False)
+AuditEntry.entry_hash = mapped_column(String(64), default="", nullable=False)
+Index("ux_audit_log_prev_hash", AuditEntry.__table__.c.prev_hash, unique=True)
+
+
+class AuthSession(Base):
+    """A signed-in browser session (core.trust.sessions); the cookie carries the token, the store only its hash."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_username", "username"),)
+
+    #: SHA-256 (hex) of the random session token; the token itself is never stored.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    #: ``user`` (a signed-in user) or ``display`` (read-only meeting display, 会商大屏).
+    kind: Mapped[str] = mapped_column(String(16), default="user")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: Absolute end of the session (idle expiry is ``last_seen`` + ``settings.SESSION_TIMEOUT_MIN``).
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    end_reason: Mapped[str] = mapped_column(String(64), default="")
+    #: Personal fields shown in this session (unmasked by a commander with a reason, audited).
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per user name (``user:NAME``) and per source (``source:ADDRESS``).
+
+    Updated under a row lock in one transaction (core.trust.auth), so parallel attempts are all counted.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: No attempt for this key is checked before this time (the growing delay).
+    next_allowed: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -315,3 +362,8 @@ class DailyOutcome(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     username: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core :class:`~sqlalchemy.Table` of a mapped class (typed, for insert/update/select statements)."""
+    return cast(Table, model.__table__)

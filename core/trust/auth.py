@@ -4,10 +4,13 @@ There is no default password and no built-in account: the first administrator is
 the server with ``python -m planning users add NAME --role admin`` (password read from a
 prompt). Passwords are stored as argon2id hashes (``argon2-cffi`` defaults, RFC 9106).
 
-Repeated failures are throttled per user name: after ``settings.LOGIN_MAX_FAILURES`` failed
-attempts within ``settings.LOGIN_LOCKOUT_MIN`` minutes, sign-in is refused (even with the
-right password) until the oldest of those failures leaves the window. Failures are stored in
-the database, so throttling holds across dashboard sessions and server processes.
+Failures are counted per user name and per source address (table ``login_throttle``), in one
+locked transaction before the password is checked, so parallel attempts are all counted. Beyond
+``settings.LOGIN_MAX_FAILURES`` failures of a user name (``LOGIN_SOURCE_FREE_FAILURES`` of a
+source) within ``settings.LOGIN_LOCKOUT_MIN`` minutes, each further attempt must wait a delay that
+doubles from ``LOGIN_DELAY_BASE_S`` up to ``LOGIN_USER_MAX_DELAY_S`` (``LOGIN_SOURCE_MAX_DELAY_S``):
+guessing is slowed, but nobody can lock a user out for good by typing their name. Administrators
+list and clear the counts (:func:`list_throttles`, :func:`clear_throttle`, ``users throttle``).
 
 Every sign-in, failure and lockout is written to the audit trail (``core.trust.audit``).
 """
@@ -27,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from core import settings
 from core.db.engine import get_engine, is_demo, session_scope
-from core.db.schema import Hospital, LoginFailure, Officer, User
+from core.db.schema import Hospital, LoginFailure, LoginThrottle, Officer, User, table_of
 from core.trust.access import ROLES, AccessScope, require, scope_for_role
 
 _HASHER = PasswordHasher()
@@ -57,8 +60,8 @@ class AccountLocked(AuthError):
 
     def __init__(self, retry_after_s: int) -> None:
         self.retry_after_s = int(retry_after_s)
-        minutes = max(1, -(-self.retry_after_s // 60))
-        super().__init__(f"登录失败次数过多，账户已临时锁定，请 {minutes} 分钟后再试。")
+        wait = f"{self.retry_after_s} 秒" if self.retry_after_s < 60 else f"{-(-self.retry_after_s // 60)} 分钟"
+        super().__init__(f"登录失败次数过多，请 {wait}后再试（尝试会被逐步放慢，不会永久锁定）。")
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ def list_users(engine: Engine | None = None, *, scope: AccessScope | None = None
     """
     require(scope, roles=("admin",))
     engine = _engine(engine)
-    t = User.__table__
+    t = table_of(User)
     cols = ["username", "display_name", "role", "hospital_id", "officer_id", "active", "demo", "created_at",
             "password_changed_at"]
     with engine.connect() as conn:
@@ -286,6 +289,10 @@ def set_password(engine: Engine | None, username: str, password: str, *, by: str
         user.password_hash = _HASHER.hash(password)
         user.password_changed_at = _now()
         s.execute(delete(LoginFailure).where(LoginFailure.username == username))
+        s.execute(
+            table_of(LoginThrottle).update().where(LoginThrottle.key == f"user:{username}")
+            .values(failures=0, next_allowed=_now())
+        )
     record("user_password", username=by, detail=f"重置用户 {username} 的密码", engine=engine)
 
 
@@ -299,32 +306,140 @@ def scope_for(user: User | UserInfo) -> AccessScope:
     )
 
 
-def _failures_in_window(engine: Engine, username: str, now: dt.datetime) -> list[dt.datetime]:
-    since = now - dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
-    with session_scope(engine) as s:
-        return list(
-            s.execute(
-                select(LoginFailure.at)
-                .where(LoginFailure.username == username, LoginFailure.at > since, LoginFailure.at <= now)
-                .order_by(LoginFailure.at)
-            ).scalars()
+# --------------------------------------------------------------------------- throttling
+
+
+def _throttle_keys(username: str, source: str) -> list[tuple[str, int, float]]:
+    """(key, free failures, longest delay) for the user name and, if known, the source address."""
+    keys = [(f"user:{username}", settings.LOGIN_MAX_FAILURES, settings.LOGIN_USER_MAX_DELAY_S)]
+    if source:
+        keys.append((f"source:{source[:140]}", settings.LOGIN_SOURCE_FREE_FAILURES, settings.LOGIN_SOURCE_MAX_DELAY_S))
+    return sorted(keys)
+
+
+def _delay_s(failures: int, free: int, longest: float) -> float:
+    """Seconds to wait after ``failures`` failures: none within the free ones, then doubling up to ``longest``."""
+    if failures < free:
+        return 0.0
+    return float(min(settings.LOGIN_DELAY_BASE_S * 2.0 ** min(failures - free, 40), longest))
+
+
+def _reserve_attempt(engine: Engine, username: str, source: str, now: dt.datetime) -> int:
+    """Count one attempt for the user name and the source, atomically; return the seconds to wait (0 = go on).
+
+    The rows are locked for the whole transaction (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite takes its write
+    lock with the first statement), so parallel attempts are counted one after the other and every one of them is
+    counted. An allowed attempt is counted as a failure *before* the password is checked (and undone on success),
+    so the check and the count cannot be raced; a refused attempt is counted but does not extend the delay.
+    """
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    keys = _throttle_keys(username, source)
+    t = table_of(LoginThrottle)
+    window = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t).values([{"key": k, "failures": 0, "next_allowed": now} for k, _f, _m in keys])
+            .on_conflict_do_nothing(index_elements=["key"])
         )
+        stmt = select(t).where(t.c.key.in_([k for k, _f, _m in keys])).order_by(t.c.key)
+        if engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = {r.key: r for r in conn.execute(stmt)}
+        wait = 0.0
+        fresh = {}
+        for key, _free, _longest in keys:
+            row = rows[key]
+            stale = row.last_failure is None or now - row.last_failure > window
+            fresh[key] = 0 if stale else int(row.failures)
+            if not stale:
+                wait = max(wait, (row.next_allowed - now).total_seconds())
+        for key, free, longest in keys:
+            failures = fresh[key] + 1
+            values = {"failures": failures, "last_failure": now}
+            if wait <= 0:
+                values["next_allowed"] = now + dt.timedelta(seconds=_delay_s(failures, free, longest))
+            conn.execute(t.update().where(t.c.key == key).values(**values))
+    return int(wait + 0.999) if wait > 0 else 0
 
 
-def lockout_remaining(engine: Engine | None, username: str, *, now: dt.datetime | None = None) -> int:
-    """Seconds until ``username`` may try again (0 when not locked)."""
+def _attempt_succeeded(engine: Engine, username: str, source: str, now: dt.datetime) -> None:
+    """Undo the pessimistic count: the user name starts afresh, the source gets its attempt back."""
+    t = table_of(LoginThrottle)
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.key == f"user:{username}").values(failures=0, next_allowed=now))
+        if source:
+            key = f"source:{source[:140]}"
+            conn.execute(t.update().where(t.c.key == key, t.c.failures > 0).values(failures=t.c.failures - 1))
+
+
+def lockout_remaining(
+    engine: Engine | None, username: str, *, now: dt.datetime | None = None, source: str = ""
+) -> int:
+    """Seconds until ``username`` (from ``source``, if given) may try again (0 when it may now)."""
     engine = _engine(engine)
     now = now or _now()
-    fails = _failures_in_window(engine, username, now)
-    if len(fails) < settings.LOGIN_MAX_FAILURES:
-        return 0
-    # Allowed again when enough of the oldest failures have left the window.
-    release = fails[len(fails) - settings.LOGIN_MAX_FAILURES] + dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
-    return max(1, int((release - now).total_seconds() + 0.999))
+    t = table_of(LoginThrottle)
+    keys = [k for k, _f, _m in _throttle_keys(username, source)]
+    with engine.connect() as conn:
+        rows = conn.execute(select(t).where(t.c.key.in_(keys))).all()
+    window = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
+    wait = max(
+        [(r.next_allowed - now).total_seconds() for r in rows if r.last_failure and now - r.last_failure <= window],
+        default=0.0,
+    )
+    return int(wait + 0.999) if wait > 0 else 0
+
+
+def list_throttles(engine: Engine | None = None, *, scope: AccessScope | None = None) -> pd.DataFrame:
+    """Counted failures per user name and source, for administrators.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns key, kind (``user`` / ``source``), name, failures, last_failure, next_allowed, wait_s; only keys
+        with failures in the counting window.
+    """
+    require(scope, roles=("admin",))
+    engine = _engine(engine)
+    now = _now()
+    t = table_of(LoginThrottle)
+    since = now - dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MIN)
+    with engine.connect() as conn:
+        df = pd.read_sql(
+            select(t).where(t.c.failures > 0, t.c.last_failure >= since).order_by(t.c.next_allowed.desc()), conn
+        )
+    parts = df["key"].astype(str).str.split(":", n=1)
+    df.insert(1, "kind", parts.str[0].astype(object))
+    df.insert(2, "name", parts.str[1].astype(object))
+    wait = (pd.to_datetime(df["next_allowed"]) - pd.Timestamp(now)).dt.total_seconds().clip(lower=0)
+    df["wait_s"] = wait.round().astype(int)
+    return df
+
+
+def clear_throttle(engine: Engine | None, key: str, *, by: str = "system", scope: AccessScope | None = None) -> bool:
+    """Forget the failures of one key (``user:NAME`` or ``source:ADDRESS``); audited. True if it was counted."""
+    from core.trust.audit import record
+
+    require(scope, roles=("admin",))
+    engine = _engine(engine)
+    t = table_of(LoginThrottle)
+    with engine.begin() as conn:
+        n = conn.execute(
+            t.update().where(t.c.key == key, t.c.failures > 0).values(failures=0, next_allowed=_now())
+        ).rowcount
+    if n:
+        record("throttle_clear", username=by, detail=f"解除登录限制 {key}", engine=engine)
+    return bool(n)
+
+
+# --------------------------------------------------------------------------- sign-in (continued)
 
 
 def authenticate(
-    engine: Engine | None, username: str, password: str, *, now: dt.datetime | None = None
+    engine: Engine | None, username: str, password: str, *, now: dt.datetime | None = None, source: str = ""
 ) -> AccessScope:
     """Check a user name and password and return the user's scope.
 
@@ -336,6 +451,9 @@ def authenticate(
         As typed by the user.
     now
         Current local time (naive, Asia/Shanghai); for tests.
+    source
+        Where the attempt comes from (the client address, ``cli``); failures are counted per user name and per
+        source, so spraying one password over many user names is slowed too.
 
     Returns
     -------
@@ -345,7 +463,7 @@ def authenticate(
     Raises
     ------
     AccountLocked
-        Too many recent failures; checked before the password.
+        Attempts for this user name or source are being slowed; checked (and counted) before the password.
     InvalidCredentials
         Unknown user or wrong password (recorded as a failure).
     AccountDisabled
@@ -356,9 +474,11 @@ def authenticate(
     engine = _engine(engine)
     now = now or _now()
     username = (username or "").strip()[:64]
-    wait = lockout_remaining(engine, username, now=now)
+    source = (source or "").strip()
+    wait = _reserve_attempt(engine, username, source, now)
+    where = f"（来源 {source}）" if source else ""
     if wait:
-        record("signin_failed", username=username, detail="账户锁定期间尝试登录", engine=engine)
+        record("signin_failed", username=username, detail=f"登录尝试过于频繁，已放慢{where}", engine=engine)
         raise AccountLocked(wait)
     with session_scope(engine) as s:
         user = s.get(User, username)
@@ -371,13 +491,11 @@ def authenticate(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        with session_scope(engine) as s:
-            s.add(LoginFailure(username=username, at=now))
-        record("signin_failed", username=username, detail="用户名或密码错误", engine=engine)
-        if lockout_remaining(engine, username, now=now):
+        record("signin_failed", username=username, detail=f"用户名或密码错误{where}", engine=engine)
+        if lockout_remaining(engine, username, now=now, source=source):
             record(
                 "lockout", username=username,
-                detail=f"连续 {settings.LOGIN_MAX_FAILURES} 次登录失败，锁定 {settings.LOGIN_LOCKOUT_MIN} 分钟",
+                detail=f"登录失败次数过多，之后的尝试将被放慢（最长 {settings.LOGIN_USER_MAX_DELAY_S:.0f} 秒）{where}",
                 engine=engine,
             )
         raise InvalidCredentials()
@@ -386,12 +504,12 @@ def authenticate(
     if not info.active:
         record("signin_failed", username=username, detail="账户已停用", engine=engine)
         raise AccountDisabled(username)
+    _attempt_succeeded(engine, username, source, now)
     with session_scope(engine) as s:
-        s.execute(delete(LoginFailure).where(LoginFailure.username == username))
         user = s.get(User, username)
         if user is not None and stored is not None and _HASHER.check_needs_rehash(stored):
             user.password_hash = _HASHER.hash(password)
-    record("signin", username=username, detail=f"登录成功（{ROLES[info.role]}）", engine=engine)
+    record("signin", username=username, detail=f"登录成功（{ROLES[info.role]}）{where}", engine=engine)
     return scope_for(info)
 
 
@@ -422,8 +540,10 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
     (:func:`core.db.is_demo`). The stationed officer account belongs to the hospital of
     the first active stationed officer.
     """
+    from core.trust.storekind import store_kind
+
     engine = _engine(engine)
-    if not is_demo(engine):
+    if not is_demo(engine) or store_kind(engine) != "demo":
         return []
     out = []
     for username, (role, label) in DEMO_ACCOUNTS.items():
@@ -454,9 +574,10 @@ def ensure_demo_users(engine: Engine | None = None) -> list[UserInfo]:
 def demo_sign_in(engine: Engine | None, username: str) -> AccessScope:
     """One-click sign-in as a demo account; refused unless the store is the demo store."""
     from core.trust.audit import record
+    from core.trust.storekind import store_kind
 
     engine = _engine(engine)
-    if not is_demo(engine):
+    if not is_demo(engine) or store_kind(engine) != "demo":
         raise AuthError("演示账户仅在加载演示数据时可用。")
     info = get_user(engine, username)
     if info is None or not info.demo or not info.active:

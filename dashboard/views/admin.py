@@ -15,6 +15,7 @@ from core.trust.access import ROLES, require
 from core.trust.audit import ACTIONS, export_csv, list_entries
 from core.trust.auth import create_user, list_users, set_active
 from dashboard.auth_ui import current_scope
+from dashboard.safe import md
 
 
 def _users(engine, scope) -> None:
@@ -51,7 +52,7 @@ def _users(engine, scope) -> None:
                 except ValueError as exc:
                     st.error(str(exc))
                 else:
-                    st.success(f"已创建用户 {username}。")
+                    st.success(f"已创建用户 {md(username)}。")
                     st.rerun()
     others = [u for u in users["username"].tolist() if u != scope.username]
     if others:

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data, maps, ui
+from dashboard.safe import md
 from geo import periods
 from geo.temporal import peak_windows
 
@@ -187,7 +188,7 @@ if st.button("运行回测", key="bt_run") or st.session_state.get("bt_done"):
     try:
         summary = data.backtest_summary(*data.cache_args(scope), horizon, n_periods, through)
     except ValueError as exc:
-        st.error(f"回测无法进行：{exc}")
+        st.error(f"回测无法进行：{md(exc)}")
     else:
         st.caption(f"回测数据截至 {periods.fmt_date(through)}（最后一个完整{ui.FREQ_NAMES['M' if horizon == 'month' else 'W']}）。")
         s = summary.assign(方法=summary["method"].map(lambda m: METHOD_LABELS.get(m, m)))

@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.safe import md
 from geo import periods
 from planning.keylist import assessed_month, keylist_history, override_keylist
 
@@ -20,7 +21,7 @@ st.caption(f"{periods.fmt_month(month)}名单依据 {periods.fmt_month(assessed)
 try:
     kl = data.keylist_proposal(data.db_url(), data.data_version(data.db_url()), month)
 except ValueError as exc:
-    st.error(f"无法生成重点医院清单：{exc}")
+    st.error(f"无法生成重点医院清单：{md(exc)}")
     st.stop()
 # The stored list of the month carries the commanders' overrides and their notes.
 stored = keylist_history(data.engine())

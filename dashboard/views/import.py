@@ -9,6 +9,7 @@ import streamlit as st
 from core import safeio, settings
 from core.trust import audit
 from dashboard import data, ui
+from dashboard.safe import md
 from geo.io import ingest
 
 FIELD_LABELS = {
@@ -93,7 +94,7 @@ if upload is not None:
     try:
         hrow, cols = ingest.find_header(grid, ingest.load_header_map())
     except ValueError as exc:
-        st.warning(f"未能自动识别表头（{str(exc).split('。')[0]}）。请在下表中指定表头所在行和各列对应的系统字段。")
+        st.warning(f"未能自动识别表头（{md(str(exc).split('。')[0])}）。请在下表中指定表头所在行和各列对应的系统字段。")
         hrow = int(st.number_input("表头所在行", min_value=1, max_value=min(30, len(grid)), value=1,
                                    key="imp_header_row")) - 1
         _mapping_editor(grid, hrow, {})
@@ -125,7 +126,7 @@ if upload is not None:
             )
         except ValueError as exc:
             bar.empty()
-            st.error(f"导入失败：{exc}")
+            st.error(f"导入失败：{md(exc)}")
             st.stop()
         bar.progress(1.0, text="导入完成")
         data.clear_caches()
@@ -133,7 +134,7 @@ if upload is not None:
 
 result = st.session_state.get("imp_result")
 if result is not None:
-    st.subheader(f"导入结果：{result.filename}")
+    st.subheader(f"导入结果：{md(result.filename)}")
     m = st.columns(4)
     m[0].metric("总行数", f"{result.total:,}")
     m[1].metric("已入库", f"{result.accepted:,}")

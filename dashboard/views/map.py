@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 
 from core import settings
 from dashboard import data, maps, ui
+from dashboard.safe import md
 from geo.temporal import peak_windows
 
 scope, df = ui.page_start("警情地图")
@@ -84,8 +85,8 @@ if show_gi and len(events) >= 30:
             style_fields=["bin"],
         )
         legend += [(maps.GI_BIN_COLORS[b], maps.GI_BIN_LABELS[b]) for b in (3, 2, 1, -1, -2, -3)]
-    except ValueError as exc:  # analysis errors must not blank the map
-        st.warning(f"热点网格计算失败：{exc}")
+    except Exception as exc:  # analysis errors must not blank the map
+        st.warning(f"热点网格计算失败：{md(exc)}")
 if show_cl and len(events) >= 10:
     try:
         clusters = data.clusters(*data.cache_args(scope), data.hashable_filters(flt))
@@ -102,8 +103,8 @@ if show_cl and len(events) >= 10:
             popup_aliases=["聚集区编号", "所属医院", "警情数", "主要类别", "高发时段"],
         )
         legend.append((maps.CLUSTER_COLOR, "聚集区（点击查看详情）"))
-    except ValueError as exc:
-        st.warning(f"聚集区识别失败：{exc}")
+    except Exception as exc:
+        st.warning(f"聚集区识别失败：{md(exc)}")
 if legend:
     maps.Legend("图例", legend).add_to(m)
 if mode == "cells":
@@ -123,10 +124,10 @@ if focus_id is None and hid is not None:
 if hid is not None:
     sub = events[events["hospital_id"] == hid]
     row = hospitals.set_index("hospital_id").loc[hid]
-    facts = [str(row[k]) for k in ("grade", "district") if isinstance(row.get(k), str) and row.get(k)]
+    facts = [md(row[k]) for k in ("grade", "district") if isinstance(row.get(k), str) and row.get(k)]
     if isinstance(row.get("reg_open"), str) and isinstance(row.get("reg_close"), str):
-        facts.append(f"挂号时间 {row['reg_open']}—{row['reg_close']}")
-    st.markdown(f"**{row['name']}** · " + " · ".join(facts) + f" · 所选时段 {len(sub):,} 起")
+        facts.append(f"挂号时间 {md(row['reg_open'])}—{md(row['reg_close'])}")
+    st.markdown(f"**{md(row['name'])}** · " + " · ".join(facts) + f" · 所选时段 {len(sub):,} 起")
     a, b = st.columns([3, 2])
     with a:
         st.caption("时段 × 星期分布")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, ui
+from dashboard.safe import md
 from geo import periods
 
 scope, df = ui.page_start("总览")
@@ -39,7 +40,7 @@ try:
     kl = data.keylist_proposal(url, data.data_version(url), month)
     key_count = int(kl["listed"].sum()) if "listed" in kl else None
 except ValueError as exc:  # e.g. a month without enough history: show the count of hospitals instead
-    st.warning(f"重点医院清单暂不可用：{exc}")
+    st.warning(f"重点医院清单暂不可用：{md(exc)}")
 if key_count is not None:
     cols[3].metric(f"{periods.fmt_month(month)}重点医院", key_count)
 else:

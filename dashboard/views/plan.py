@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.trust import audit
 from dashboard import data, ui
+from dashboard.safe import md
 from planning.actions import ActionLock
 from planning.export import geojson as export_geojson
 from planning.export import ics as export_ics
@@ -68,9 +69,9 @@ if can_edit and st.button("生成计划", type="primary", key="plan_go"):
         try:
             plan = make_plan(data.engine(), month=month, seed=seed)
         except ValueError as exc:
-            st.error(f"无法生成计划：{exc}")
+            st.error(f"无法生成计划：{md(exc)}")
             for line in getattr(getattr(exc, "result", None), "diagnosis", []) or []:
-                st.write(f"- {line}")
+                st.write(f"- {md(line)}")
             plan = None
     st.session_state["plan"] = plan
     st.session_state.pop("plan_id", None)
@@ -129,7 +130,7 @@ if can_edit:
                     points=plan.points, weekday_risk=plan.params.get("weekday_risk"),
                 )
             except ValueError as exc:
-                st.error(f"无法按修改重新排班：{exc}")
+                st.error(f"无法按修改重新排班：{md(exc)}")
             else:
                 st.session_state["plan"] = plan
                 st.session_state.pop("plan_id", None)
@@ -183,7 +184,7 @@ for col, (fmt, label, mime) in zip(cols, EXPORTS, strict=True):
                 with st.spinner(f"正在生成 {label}……"):
                     exports[cache_key] = fn(plan, scope=scope)
             except (ValueError, PermissionError) as exc:
-                col.error(f"{label} 生成失败：{exc}")
+                col.error(f"{label} 生成失败：{md(exc)}")
                 continue
             st.rerun()
         continue

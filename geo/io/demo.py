@@ -484,8 +484,11 @@ def build_demo(
     dict
         The import summaries and the sample file paths.
     """
+    from core.trust.storekind import claim
     from geo.io.ingest import import_file
 
+    claim(engine, "demo")  # before anything is written: refused on a real store
+    set_meta("demo", "1", engine)
     end_ts = pd.Timestamp(end or pd.Timestamp.now(tz=settings.TIMEZONE).date()).normalize()
     start_ts = end_ts - pd.DateOffset(months=months)
     rng = np.random.default_rng(seed)
@@ -505,9 +508,10 @@ def build_demo(
         hospitals, load_districts(), start=start_ts, end=end_ts, seed=seed, scale=scale
     )
     paths = write_sample_files(calls, complaints, Path(out_dir or settings.VAR_DIR / "demo"), seed=seed)
-    r1 = import_file(paths["calls"], source="110", crs="gcj02", engine=engine, username="demo")
-    r2 = import_file(paths["complaints"], source="complaint", crs="gcj02", engine=engine, username="demo")
-    set_meta("demo", "1", engine)
+    r1 = import_file(paths["calls"], source="110", crs="gcj02", engine=engine, username="demo", demo_build=True)
+    r2 = import_file(
+        paths["complaints"], source="complaint", crs="gcj02", engine=engine, username="demo", demo_build=True
+    )
     set_meta("demo_seed", str(seed), engine)
     set_meta("demo_period", f"{start_ts.date()}/{end_ts.date()}", engine)
     # The past actions whose effect is planted; planning stores them as the demo's action history.

@@ -745,6 +745,7 @@ def import_file(
     radius_m: float | None = None,
     username: str = "",
     progress: Progress | None = None,
+    demo_build: bool = False,
 ) -> ImportResult:
     """Import one 110 or complaint export into the store.
 
@@ -768,6 +769,10 @@ def import_file(
         Who imports (recorded in the batch and the audit trail).
     progress
         Optional callback ``progress(fraction, message)``.
+    demo_build
+        Only for the demo build (:func:`geo.io.demo.build_demo`): write synthetic rows into the demo store.
+        Otherwise the store must be (or become) a real store: importing into a demo store is refused
+        (:mod:`core.trust.storekind`).
 
     Returns
     -------
@@ -778,9 +783,17 @@ def import_file(
     ------
     ImportError_
         When the file as a whole cannot be read (no rows were imported).
+    core.trust.storekind.StoreKindError
+        When real data would go into a demo store (or demo data into a real one).
     """
+    from core.trust import storekind
+
     report = progress or (lambda _f, _m: None)
     engine = engine or get_engine()
+    if demo_build:
+        storekind.claim(engine, "demo")
+    else:
+        storekind.require_real(engine, username=username)
     crs = normalize_crs_name(crs or "wgs84")
     data, name = _read_bytes(src)
     name = filename or name

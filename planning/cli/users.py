@@ -2,8 +2,8 @@
 
 ``python -m planning users add NAME --role admin`` creates the first administrator (the
 password is read from a hidden prompt, or from standard input with ``--password-stdin``;
-there is no default password). ``users list | disable | enable | passwd``,
-``audit list | export --out FILE.csv`` and ``stats export --out FILE.csv [--user NAME]``.
+there is no default password). ``users list | disable | enable | passwd | throttle``
+and ``stats export --out FILE.csv [--user NAME]`` (``audit`` is in :mod:`planning.cli.audit`).
 
 Commands run by the operator on the server act with :data:`core.trust.access.SYSTEM`; ``--user``
 signs in as that user first (password as above) so the command sees exactly that user's
@@ -57,7 +57,7 @@ def scope_from_args(args: argparse.Namespace, engine=None) -> AccessScope:
         return SYSTEM
     password = _read_password(args)
     try:
-        return authenticate(engine or _engine(args), args.user, password)
+        return authenticate(engine or _engine(args), args.user, password, source="cli")
     except AuthError as exc:
         raise PermissionError(str(exc)) from None
 
@@ -125,26 +125,28 @@ def _users_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- audit
+def _throttle_list(args: argparse.Namespace) -> int:
+    from core.trust.auth import list_throttles
 
-
-def _audit_list(args: argparse.Namespace) -> int:
-    from core.trust.audit import list_entries
-
-    df = list_entries(_engine(args), scope=SYSTEM, action=args.action, username=args.username, limit=args.limit)
+    df = list_throttles(_engine(args), scope=SYSTEM)
+    if df.empty:
+        print("当前没有被放慢的用户名或来源地址。")
+        return 0
     for row in df.itertuples(index=False):
-        digest = f" sha256={row.sha256[:12]}…" if row.sha256 else ""
-        print(f"{row.at}\t{row.username}\t{row.action_label}\t{row.detail}{digest}")
+        kind = "用户名" if row.kind == "user" else "来源地址"
+        wait = f"需等待 {row.wait_s} 秒" if row.wait_s else "可立即重试"
+        print(f"{row.key}\t{kind}\t失败 {row.failures} 次\t最近 {row.last_failure}\t{wait}")
     return 0
 
 
-def _audit_export(args: argparse.Namespace) -> int:
-    from core.trust.audit import export_csv
+def _throttle_clear(args: argparse.Namespace) -> int:
+    from core.trust.auth import clear_throttle
 
-    scope = SYSTEM if not args.user else scope_from_args(args)
-    data = export_csv(_engine(args), scope=scope, action=args.action, username=args.username)
-    Path(args.out).write_bytes(data)
-    print(f"已导出审计记录到 {args.out}。")
+    key = args.key if ":" in args.key else f"user:{args.key}"
+    if clear_throttle(_engine(args), key, by="cli", scope=SYSTEM):
+        print(f"已解除 {key} 的登录限制。")
+    else:
+        print(f"{key} 当前没有登录失败记录。")
     return 0
 
 
@@ -163,7 +165,7 @@ def _stats_export(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``users``, ``audit`` and ``stats`` subcommands to the parser."""
+    """Add the ``users`` and ``stats`` subcommands to the parser (``audit`` lives in :mod:`planning.cli.audit`)."""
     users = sub.add_parser("users", help="用户管理（新增、列表、停用、启用、重置密码）")
     usub = users.add_subparsers(dest="users_command", required=True)
 
@@ -193,20 +195,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_db(p)
     p.set_defaults(func=_users_passwd)
 
-    audit = sub.add_parser("audit", help="审计记录（查看、导出）")
-    asub = audit.add_subparsers(dest="audit_command", required=True)
-    p = asub.add_parser("list", help="查看最近的审计记录")
-    p.add_argument("--action", default=None)
-    p.add_argument("--username", default=None)
-    p.add_argument("--limit", type=int, default=50)
-    _add_db(p)
-    p.set_defaults(func=_audit_list)
-    p = asub.add_parser("export", help="导出审计记录为 CSV")
-    p.add_argument("--out", required=True, help="输出 CSV 文件")
-    p.add_argument("--action", default=None)
-    p.add_argument("--username", default=None)
-    add_user_options(p)
-    p.set_defaults(func=_audit_export)
+    p = usub.add_parser("throttle", help="查看或解除登录放慢（按用户名和来源地址计数）")
+    tsub = p.add_subparsers(dest="throttle_command", required=True)
+    q = tsub.add_parser("list", help="列出被计数的用户名和来源地址")
+    _add_db(q)
+    q.set_defaults(func=_throttle_list)
+    q = tsub.add_parser("clear", help="清除一个用户名（或 source:地址）的失败计数")
+    q.add_argument("key", help="用户名，或 user:用户名 / source:地址")
+    _add_db(q)
+    q.set_defaults(func=_throttle_clear)
 
     stats = sub.add_parser("stats", help="汇总统计（按医院×月份×类别，不含个人信息）")
     ssub = stats.add_subparsers(dest="stats_command", required=True)

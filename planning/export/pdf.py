@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from pathlib import Path
+from xml.sax.saxutils import escape as _xml_escape
 
 import pandas as pd
 
@@ -112,8 +113,21 @@ def _map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point: pd.Ser
     return buf.getvalue()
 
 
+def _x(value: object) -> str:
+    """Text from the data, escaped for a ReportLab ``Paragraph`` (which parses a small XML markup language).
+
+    Without it a hospital name such as ``<a href="http://evil">请点此重新登录</a>`` became a clickable link in the
+    official plan, and ``<img src=...>`` aborted the export.
+    """
+    return _xml_escape(str(value), {'"': "&quot;", "'": "&#39;"})
+
+
 def export_pdf(plan, *, scope: AccessScope) -> bytes:
-    """The plan as a PDF (bytes) for ``scope``; recorded in the audit trail."""
+    """The plan as a PDF (bytes) for ``scope``; recorded in the audit trail.
+
+    Every string that comes from the data (hospital, unit and district names, warnings) is escaped with
+    :func:`_x` before it goes into a ``Paragraph``; table cells given as plain strings are not parsed.
+    """
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -148,9 +162,9 @@ def export_pdf(plan, *, scope: AccessScope) -> bytes:
     unit_names = dict(zip(plan.units["unit_id"], plan.units["name"], strict=True))
     for a in sp.actions.sort_values("date").itertuples(index=False):
         us = sp.forces[sp.forces["hospital_id"] == a.hospital_id]
-        rows.append([Paragraph(plan.hospital_name(a.hospital_id), small), str(a.date),
+        rows.append([Paragraph(_x(plan.hospital_name(a.hospital_id)), small), str(a.date),
                      f"{fmt_time(a.start)}-{fmt_time(a.end)}", str(a.officers),
-                     Paragraph("、".join(f"{unit_names.get(u.unit_id, u.unit_id)}{u.officers}人"
+                     Paragraph("、".join(f"{_x(unit_names.get(u.unit_id, u.unit_id))}{u.officers}人"
                                         for u in us.itertuples(index=False)), small),
                      f"{a.covered_risk:.2f}"])
     if len(rows) == 1:
@@ -158,7 +172,7 @@ def export_pdf(plan, *, scope: AccessScope) -> bytes:
     story += [Table(rows, colWidths=[38 * mm, 22 * mm, 22 * mm, 16 * mm, 62 * mm, 20 * mm], style=tstyle, repeatRows=1)]
     if plan.patrol_result.warnings:
         story += [Spacer(1, 4 * mm), Paragraph(f"提示：{len(plan.patrol_result.warnings)}条排班提示，例如："
-                                               + "；".join(plan.patrol_result.warnings[:3]), small)]
+                                               + "；".join(_x(w) for w in plan.patrol_result.warnings[:3]), small)]
     vpp = sp.visits.groupby("point_id").size() if len(sp.visits) else pd.Series(dtype=int)
     hids = sorted(set(sp.actions["hospital_id"]) | set(sp.points["hospital_id"]))
     # Split once per hospital instead of filtering the month's rows on every page.
@@ -170,7 +184,7 @@ def export_pdf(plan, *, scope: AccessScope) -> bytes:
     for hid in hids:
         h = by_h.loc[hid]
         pts = pts_by.get(hid, sp.points.iloc[0:0])
-        story += [PageBreak(), Paragraph(f"{h['name']}（{h['district']}）", h2)]
+        story += [PageBreak(), Paragraph(f"{_x(h['name'])}（{_x(h['district'])}）", h2)]
         if label:
             story.append(Paragraph(f"【{label}】", small))
         if len(pts):
