@@ -34,6 +34,12 @@ ACTIONS = {
     "user_enable": "启用用户",
     "user_password": "重置密码",
     "audit_export": "导出审计记录",
+    "plan_draft": "保存方案草稿",
+    "plan_approve": "批准方案",
+    "plan_edit": "调整方案",
+    "plan_close": "关闭方案",
+    "checkin": "巡查签到",
+    "action_result": "登记行动成果",
 }
 
 #: Column labels of the CSV export (Chinese, shown to users).
