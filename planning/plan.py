@@ -178,12 +178,22 @@ def _num(x: float, nd: int = 4) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
+#: Roles that assign or carry out duty and therefore see officers by name (officers are not the
+#: people masking protects); other roles (卫健联络员) see masked names.
+OFFICER_NAME_ROLES = frozenset({"commander", "officer", "admin"})
+
+
+def officer_names_visible(scope: AccessScope | None) -> bool:
+    """Whether ``scope`` sees officers' names in schedules, exports and calendars."""
+    return scope is None or scope.personal or scope.role in OFFICER_NAME_ROLES
+
+
 def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, Any]:
     """The plan as a JSON-ready dict; see docs/plan_json.md."""
     from core.trust.privacy import mask_person_name
 
     allowed = None if scope is None else scope.hospital_ids
-    personal = scope is None or scope.personal
+    named = officer_names_visible(scope)
 
     def keep(df: pd.DataFrame) -> pd.DataFrame:
         return df if allowed is None or df.empty else df[df["hospital_id"].isin(allowed)]
@@ -228,6 +238,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
                                            strict=True)
         ]
     params = plan.params
+    point_names = dict(zip(plan.points["point_id"], plan.points["name"], strict=True))
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -246,6 +257,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
             "rest_days_per_week": settings.PATROL_REST_DAYS_PER_WEEK,
             "shifts": {k: list(v) for k, v in settings.PATROL_SHIFTS.items()},
             "blocked_dates": [str(d) for d in params.get("blocked_dates", [])],
+            "absences": {k: [str(d) for d in v] for k, v in sorted((params.get("absences") or {}).items()) if v},
             "unified_day": (str(params["unified_day"]) if isinstance(params.get("unified_day"), dt.date)
                             else bool(params.get("unified_day", False))),
         },
@@ -274,7 +286,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
                       else pd.DataFrame(columns=["unit_id", "date", "available"])).itertuples(index=False)
         ],
         "officers": [
-            {"officer_id": r.officer_id, "name": r.name if personal else mask_person_name(r.name),
+            {"officer_id": r.officer_id, "name": r.name if named else mask_person_name(r.name),
              "unit_id": r.unit_id, "hospital_id": r.hospital_id}
             for r in officers.itertuples(index=False)
         ],
@@ -310,7 +322,8 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
             for r in keep(plan.guarantees).itertuples(index=False)
         ],
         "visits": [
-            {"visit_id": vid, "officer_id": oid, "hospital_id": hid, "point_id": pid, "start": s0, "end": s1}
+            {"visit_id": vid, "date": s0[:10], "officer_id": oid, "hospital_id": hid, "point_id": pid,
+             "point": point_names.get(pid, pid), "start": s0, "end": s1}
             for vid, oid, hid, pid, s0, s1 in zip(visits["visit_id"], visits["officer_id"], visits["hospital_id"],
                                                   visits["point_id"], _iso_col(visits["start"]), _iso_col(visits["end"]),
                                                   strict=True)
@@ -345,7 +358,8 @@ def find_points(engine: Engine, *, month: str, hospitals: pd.DataFrame) -> pd.Da
     start = _month_start(month)
     events = load_incidents(engine, start=start - pd.Timedelta(days=settings.PATROL_LOOKBACK_DAYS), end=start,
                             hospital_ids=list(hospitals["hospital_id"]),
-                            columns=["received_at", "lon", "lat", "approximate", "category", "hospital_id"])
+                            columns=["received_at", "lon", "lat", "approximate", "category", "hospital_id",
+                                     "address"])
     # Complaints placed at the hospital they name carry no location of their own.
     located = events[~events["approximate"]]
     clusters = find_clusters(located, hospitals=hospitals) if len(located) else None
