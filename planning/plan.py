@@ -490,7 +490,8 @@ def save_plan(engine: Engine, plan: Plan, *, username: str = "", parent_id: int 
     from core.db import session_scope
     from core.db.schema import PlanAction, PlanRecord
     with session_scope(engine) as s:
-        rec = PlanRecord(month=plan.month, seed=plan.seed, created_at=dt.datetime.now(), username=username,
+        now = pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).floor("s").to_pydatetime()
+        rec = PlanRecord(month=plan.month, seed=plan.seed, created_at=now, username=username,
                          parent_id=parent_id, summary=json.dumps(plan.summary(), ensure_ascii=False),
                          body=plan.to_json())
         s.add(rec)

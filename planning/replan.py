@@ -223,7 +223,7 @@ def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -
         f"{plan.hospital_name(h)}的巡查变得容易预测（分散度{r.after:.0%}，调整前{r.before:.0%}，"
         f"低于{threshold:.0%}）：巡查集中在少数点位和时段，建议恢复点位或减少锁定。"
         for h, r in pred.iterrows()
-        if np.isfinite(r.after) and r.after < threshold and (not np.isfinite(r.before) or r.after < r.before - 1e-9)
+        if np.isfinite(r.after) and r.after < threshold and (not np.isfinite(r.before) or r.after < r.before - 0.02)
     ]
     return ReplanResult(new, changed, kept, len(new_v) - kept, act_cost, pat_cost, msg, edits, pred, warnings)
 
