@@ -323,22 +323,25 @@ def workload_pdf(engine: Engine, *, period: str, unit: str = "") -> bytes:
     head = [Paragraph(h, cell) for h in ["序号", "医院", *[h for _, h in WORKLOAD_COLUMNS]]]
     rows = [head]
     for i, r in enumerate(df.itertuples(index=False), start=1):
-        rows.append(["" if r.hospital_id is None else str(i), Paragraph(str(r.name), cell),
+        rows.append(["" if r.hospital_id is None else str(i), str(r.name)[:16],
                      *[_pct(getattr(r, k)) if k == "compliance" else str(int(getattr(r, k))) for k, _ in WORKLOAD_COLUMNS]])
-    # Font size shrinks with the number of hospitals so the table stays on one page.
-    fs = 7 if len(rows) <= 32 else 5.5
+    # Row height and type shrink with the number of hospitals so the table stays on one page.
+    rh = min(7 * mm, 150 * mm / max(len(rows) - 1, 1))
+    fs = max(4.5, min(8.0, rh * 0.55))
     style = TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), fs),
+        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 1), (-1, -1), fs),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.black), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
         ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f3f3f3")),
-        ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+        ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+        ("LEADING", (0, 1), (-1, -1), fs * 1.15),
     ])
     widths = [10 * mm, 46 * mm] + [19.5 * mm] * len(WORKLOAD_COLUMNS)
     story = [Paragraph("重点医院周边环境秩序整治工作量化统计表", title), Spacer(1, 2 * mm),
              Paragraph(f"填报单位：{unit or '（单位名称）'}　统计周期：{label}（{first}至{last}）　填报日期：{_now():%Y-%m-%d}"
                        + ("　【演示数据（合成）】" if demo else ""), body), Spacer(1, 2 * mm),
-             Table(rows, colWidths=widths, style=style, repeatRows=1), Spacer(1, 3 * mm),
+             Table(rows, colWidths=widths, rowHeights=[9 * mm] + [rh] * (len(rows) - 1), style=style, repeatRows=1),
+             Spacer(1, 3 * mm),
              Paragraph("填报人：　　　　　　审核人：　　　　　　（数字取自巡查签到与集中行动成果登记；"
                        "完成率 = 完成巡查 ÷ 已到期的计划巡查）", body)]
     buf = io.BytesIO()
