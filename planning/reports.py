@@ -133,7 +133,7 @@ def dosage(engine: Engine, *, month: str, as_of: pd.Timestamp | None = None, hos
 
         off = load_officers(engine).set_index("officer_id")["name"]
         by_o["officer"] = by_o["officer_id"].map(off).fillna(by_o["officer_id"])
-    wk = planned.assign(week=(planned["start"] - pd.to_timedelta(planned["start"].dt.weekday, unit="D")).dt.date)
+    wk = planned.assign(week=(planned["start"] - pd.to_timedelta(planned["start"].dt.day_of_week, unit="D")).dt.date)
     by_w = _agg(wk, ["week"]) if len(wk) else _agg(wk.assign(week=[]), ["week"])
     # Peak revisits kept: done visits' actual starts inside each due window, no gap above the limit.
     limit = pd.Timedelta(minutes=settings.PATROL_MAX_REVISIT_MIN)
