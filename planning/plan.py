@@ -502,3 +502,78 @@ def save_plan(engine: Engine, plan: Plan, *, username: str = "", parent_id: int 
                              end=pd.Timestamp(r.end).tz_convert(settings.TIMEZONE).tz_localize(None).to_pydatetime(),
                              officers=int(r.officers), locked=bool(r.locked)))
         return int(rec.id)
+
+
+def _ts_col(values: list[str]) -> pd.Series:
+    """ISO 8601 strings with offsets -> tz-aware local timestamps."""
+    if not values:
+        return pd.Series(pd.DatetimeIndex([], tz=settings.TIMEZONE))
+    return pd.Series(pd.to_datetime(values, utc=True)).dt.tz_convert(settings.TIMEZONE)
+
+
+def plan_from_document(doc: Mapping[str, Any], *, engine: Engine | None = None) -> Plan:
+    """A :class:`Plan` rebuilt from its stored plan.json (docs/plan_json.md), without solving.
+
+    Everything the exporters and the schedules need is in the document; the per-slot coverage is
+    not rebuilt (empty), so the result is for reading and exporting, not for re-planning.
+    """
+    from planning.patrols import PatrolPlan
+
+    hospitals = pd.DataFrame(doc.get("hospitals", []), columns=["hospital_id", "name", "district", "lon", "lat",
+                                                                 "listed"])
+    units = pd.DataFrame(doc.get("units", []), columns=["unit_id", "name", "kind", "district", "hospital_id",
+                                                         "available_per_day"])
+    officers = pd.DataFrame(doc.get("officers", []), columns=["officer_id", "name", "unit_id", "hospital_id"])
+    kinds = dict(zip(units["unit_id"], units["kind"], strict=True))
+    acts = doc.get("actions", [])
+    actions = pd.DataFrame({
+        "hospital_id": [a["hospital_id"] for a in acts],
+        "date": [dt.date.fromisoformat(a["date"]) for a in acts],
+        "start": _ts_col([a["start"] for a in acts]), "end": _ts_col([a["end"] for a in acts]),
+        "hours": [int(a["hours"]) for a in acts], "covered_risk": [float(a["covered_risk"] or 0) for a in acts],
+        "officers": [int(a["officers"]) for a in acts], "min_officers": [int(a["min_officers"]) for a in acts],
+        "max_officers": [int(a["max_officers"]) for a in acts], "locked": [bool(a["locked"]) for a in acts],
+    })
+    forces = pd.DataFrame([{"hospital_id": a["hospital_id"], "unit_id": u["unit_id"],
+                            "kind": u.get("kind", kinds.get(u["unit_id"], "")), "officers": int(u["officers"])}
+                           for a in acts for u in a.get("units", [])],
+                          columns=["hospital_id", "unit_id", "kind", "officers"])
+    points = pd.DataFrame(doc.get("points", []), columns=["point_id", "hospital_id", "name", "kind", "lon", "lat",
+                                                          "share", "hot", "peak_windows"])
+    vs = doc.get("visits", [])
+    visits = pd.DataFrame({"visit_id": [v["visit_id"] for v in vs],
+                           "date": [dt.date.fromisoformat(v["start"][:10]) for v in vs],
+                           "hospital_id": [v["hospital_id"] for v in vs], "point_id": [v["point_id"] for v in vs],
+                           "officer_id": [v["officer_id"] for v in vs]})
+    visits["start"] = _ts_col([v["start"] for v in vs])
+    visits["end"] = _ts_col([v["end"] for v in vs])
+    sh = doc.get("shifts", [])
+    roster = pd.DataFrame({"date": [dt.date.fromisoformat(x["date"]) for x in sh],
+                           "officer_id": [x["officer_id"] for x in sh], "hospital_id": [x["hospital_id"] for x in sh],
+                           "shift": [x["shift"] for x in sh]})
+    for c in ("start", "end", "meal_start", "meal_end"):
+        roster[c] = _ts_col([x[c] for x in sh])
+    g = doc.get("peak_guarantees", [])
+    guarantees = pd.DataFrame({"date": [dt.date.fromisoformat(x["start"][:10]) for x in g],
+                               "hospital_id": [x["hospital_id"] for x in g], "point_id": [x["point_id"] for x in g]})
+    guarantees["start"] = _ts_col([x["start"] for x in g])
+    guarantees["end"] = _ts_col([x["end"] for x in g])
+    solver = doc.get("solver", {})
+    ar = ActionPlanResult(status=solver.get("status", "optimal"), actions=actions, forces=forces,
+                          objective=solver.get("objective") or float("nan"), gap=solver.get("gap") or 0.0,
+                          solve_time_s=solver.get("solve_time_s") or 0.0, message=solver.get("message", ""))
+    coverage = pd.DataFrame(columns=["date", "hospital_id", "point_id", "slot", "probability", "risk"])
+    pr = PatrolPlan(visits=visits, coverage=coverage, guarantees=guarantees, roster=roster,
+                    covered_risk=solver.get("patrol_covered_risk") or 0.0,
+                    total_risk=solver.get("patrol_total_risk") or 0.0,
+                    solve_time_s=solver.get("patrol_lp_time_s") or 0.0, warnings=list(solver.get("warnings", [])))
+    rules = doc.get("rules", {})
+    params = {"blocked_dates": [dt.date.fromisoformat(d) for d in rules.get("blocked_dates", [])],
+              "unified_day": rules.get("unified_day", False),
+              "absences": {k: [dt.date.fromisoformat(d) for d in v] for k, v in (rules.get("absences") or {}).items()}}
+    return Plan(
+        month=doc["month"], seed=int(doc["seed"]), hospitals=hospitals.drop(columns=["listed"]), units=units,
+        officers=officers, listed=[h["hospital_id"] for h in doc.get("hospitals", []) if h.get("listed")],
+        action_result=ar, patrol_result=pr, points=points, params=params, demo=bool(doc.get("demo")),
+        created_at=pd.Timestamp(doc["generated_at"]).tz_convert(settings.TIMEZONE), engine=engine,
+    )
