@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.hospitals import read_hospital_file
 from sklearn.metrics import adjusted_rand_score
 
+from geo.io.hospitals import read_hospital_file
 from geo.persons import (
     activity_summary,
     co_occurrence_ties,

@@ -180,6 +180,12 @@ class Settings:
     max_import_columns: int = 200
     max_import_seconds: float = 600.0
 
+    #: Hours during which a check-in or an action result may still be changed by its author or a commander.
+    record_edit_hours: int = 72
+    #: Below this share of the largest possible entropy, a hospital's daily visits are called predictable
+    #: (warned when an edit lowers it below; unedited demo plans range 0.54-0.97).
+    patrol_min_entropy_share: float = 0.5
+
     def __post_init__(self) -> None:
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{Path(self.var_dir) / 'hotspots.sqlite'}")

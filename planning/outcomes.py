@@ -1,5 +1,11 @@
 """Outcomes of actions and daily patrols, the monthly quantified statistics (工作量化统计表), and the
-before/after evaluation of actions against control hospitals (WDD, WDQ)."""
+before/after evaluation of actions against control hospitals (WDD, WDQ).
+
+Commanders record each concentrated action's results with :func:`record_action_result`
+(validated, audited as ``action_result``, editable by its author or a commander within
+``settings.RECORD_EDIT_HOURS``); stationed officers' visit check-ins are in
+:mod:`planning.checkins`. An action is evaluated only once its after-window has passed; until then
+its verdict is 待评估（观察期至 …）. Only approved plans are evaluated."""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core.db.schema import ActionOutcome, DailyOutcome
+from core import settings
+from core.db.schema import ActionOutcome, ActionResult, DailyOutcome, VisitCheckin
+from core.trust.access import AccessScope, require
 
 #: Counted results, in the order of the statistics table.
 COUNTS = ("persons_checked", "scalpers_caught", "touts_caught", "warned_away", "cases_handed_over")
@@ -20,6 +28,7 @@ LABELS = {
     "action_officers": "行动警力（人次）",
     "patrol_days": "巡逻上报（天）",
     "visits_done": "完成巡查（次）",
+    "visits_missed": "未完成巡查（次）",
     "persons_checked": "盘查人员（人）",
     "scalpers_caught": "抓获号贩子（人）",
     "touts_caught": "抓获医托（人）",
@@ -83,32 +92,150 @@ def record_daily_outcome(
         s.add(row)
 
 
-def monthly_statistics(engine: Engine, *, month: str) -> pd.DataFrame:
-    """The month's quantified statistics by hospital (English columns; :data:`LABELS` gives Chinese).
+#: Roles that record action results.
+RESULT_ROLES = ("commander",)
 
-    Returns
-    -------
-    pandas.DataFrame
-        hospital_id, name, actions_done, action_officers, patrol_days, visits_done and the
-        :data:`COUNTS` summed over actions and days; a final row ``合计`` (hospital_id None).
+
+def record_action_result(
+    engine: Engine,
+    *,
+    scope: AccessScope,
+    hospital_id: str,
+    date: dt.date,
+    units: dict[str, int] | None = None,
+    officers: int | None = None,
+    note: str = "",
+    plan_id: int | None = None,
+    now: dt.datetime | None = None,
+    **counts: int,
+) -> int:
+    """Record (or, within the edit window, change) the results of one concentrated action.
+
+    Parameters
+    ----------
+    scope
+        A commander.
+    hospital_id, date
+        The action (one per hospital and day).
+    units
+        unit_id -> officers of the units that took part; ``officers`` defaults to their sum.
+    counts
+        Keys of :data:`COUNTS` (persons checked, scalpers and touts caught, warned away, cases
+        handed over).
+
+    Raises
+    ------
+    PermissionError
+        Not a commander, or a change after ``settings.RECORD_EDIT_HOURS`` / by another user.
+    ValueError
+        Unknown hospital or unit, a future date, negative or non-integer counts (Chinese message).
+    """
+    import json
+
+    from core.db import load_hospitals, load_units, session_scope
+    from core.trust.audit import record
+    from planning.checkins import may_edit
+
+    require(scope, roles=RESULT_ROLES)
+    unknown = set(counts) - set(COUNTS)
+    if unknown:
+        raise ValueError(f"未知的成果字段：{sorted(unknown)}。")
+    vals = _counts(counts)
+    now = now or pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).floor("s").to_pydatetime()
+    d = pd.Timestamp(date).date()
+    if d > now.date():
+        raise ValueError(f"行动日期 {d} 尚未到来，不能登记成果。")
+    names = load_hospitals(engine).set_index("hospital_id")["name"]
+    if hospital_id not in names.index:
+        raise ValueError(f"未知医院 {hospital_id!r}。")
+    unit_tab = load_units(engine).set_index("unit_id")
+    units = dict(units or {})
+    bad = sorted(set(units) - set(unit_tab.index))
+    if bad:
+        raise ValueError(f"未知参战单位：{bad}。")
+    for u, n in units.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"单位 {u} 的警力应为非负整数，收到 {n!r}。")
+    total = sum(units.values()) if officers is None else officers
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise ValueError(f"警力应为非负整数，收到 {total!r}。")
+    if units and total < sum(units.values()):
+        raise ValueError(f"总警力 {total} 少于各单位警力之和 {sum(units.values())}。")
+    unit_json = json.dumps([{"unit_id": u, "name": str(unit_tab.loc[u, "name"]), "officers": n}
+                            for u, n in units.items()], ensure_ascii=False)
+    with session_scope(engine) as s:
+        row = s.scalars(select(ActionResult).where(ActionResult.hospital_id == hospital_id,
+                                                   ActionResult.date == d)).first()
+        if row is not None:
+            if not may_edit(row.username, row.at, scope, now=now):
+                raise PermissionError(f"行动成果只能由填报人或指挥员在 {settings.RECORD_EDIT_HOURS} 小时内修改。")
+            row.updated_at = now
+            verb = "修改"
+        else:
+            row = ActionResult(hospital_id=hospital_id, date=d, username=scope.username, at=now)
+            s.add(row)
+            verb = "登记"
+        row.plan_id, row.officers, row.units, row.note = plan_id, int(total), unit_json, str(note or "")[:1000]
+        for k, v in vals.items():
+            setattr(row, k, v)
+        s.flush()
+        rid = int(row.id)
+    record("action_result", username=scope.username, engine=engine,
+           detail=f"{verb} {names[hospital_id]} {d} 集中行动成果：警力{total}人，"
+           + "，".join(f"{LABELS[k]}{v}" for k, v in vals.items()))
+    return rid
+
+
+def action_results(engine: Engine, *, start: dt.date, end: dt.date, hospital_ids=None) -> pd.DataFrame:
+    """Recorded action results dated in [start, end] (inclusive), with their units as a list."""
+    import json
+
+    t = ActionResult.__table__
+    q = select(t).where(t.c.date >= start, t.c.date <= end)
+    if hospital_ids is not None:
+        q = q.where(t.c.hospital_id.in_(list(hospital_ids)))
+    with engine.connect() as conn:
+        df = pd.read_sql(q.order_by(t.c.date, t.c.hospital_id), conn)
+    df["units"] = df["units"].map(lambda x: json.loads(x) if x else [])
+    return df
+
+
+def statistics(engine: Engine, *, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Quantified statistics by hospital over [start, end] (inclusive) from every recorded entry.
+
+    Sums the commanders' action results (and outcomes recorded before them), the officers'
+    visit check-ins and any daily patrol reports. Columns as :func:`monthly_statistics`.
     """
     from core.db import load_hospitals
-    from planning.actions import month_days
 
-    days = month_days(month)
     with engine.connect() as conn:
-        acts = pd.read_sql(select(ActionOutcome).where(ActionOutcome.month == month), conn)
-        daily = pd.read_sql(
-            select(DailyOutcome).where(DailyOutcome.date >= days[0], DailyOutcome.date <= days[-1]), conn
-        )
-    cols = ["hospital_id", "actions_done", "action_officers", "patrol_days", "visits_done", *COUNTS]
-    if acts.empty and daily.empty:
+        legacy = pd.read_sql(select(ActionOutcome).where(ActionOutcome.date >= start, ActionOutcome.date <= end), conn)
+        results = pd.read_sql(select(ActionResult).where(ActionResult.date >= start, ActionResult.date <= end), conn)
+        daily = pd.read_sql(select(DailyOutcome).where(DailyOutcome.date >= start, DailyOutcome.date <= end), conn)
+        t = VisitCheckin.__table__
+        chk = pd.read_sql(select(t.c.hospital_id, t.c.status, *[t.c[k] for k in COUNTS]).where(
+            t.c.planned_start >= dt.datetime.combine(start, dt.time()),
+            t.c.planned_start < dt.datetime.combine(end + dt.timedelta(days=1), dt.time())), conn)
+    cols = ["hospital_id", "actions_done", "action_officers", "patrol_days", "visits_done", "visits_missed", *COUNTS]
+    acts = pd.concat([x for x in (legacy, results) if len(x)], ignore_index=True) if len(legacy) or len(results) \
+        else legacy
+    if acts.empty and daily.empty and chk.empty:
         return pd.DataFrame(columns=["hospital_id", "name", *cols[1:]])
-    a = acts.groupby("hospital_id").agg(actions_done=("id", "size"), action_officers=("officers", "sum"),
-                                        **{k: (k, "sum") for k in COUNTS})
-    d = daily.groupby("hospital_id").agg(patrol_days=("id", "size"), visits_done=("visits_done", "sum"),
-                                         **{k: (k, "sum") for k in COUNTS})
-    out = a.add(d, fill_value=0).fillna(0).astype(int).reset_index()
+    parts = []
+    if len(acts):
+        parts.append(acts.groupby("hospital_id").agg(actions_done=("id", "size"), action_officers=("officers", "sum"),
+                                                     **{k: (k, "sum") for k in COUNTS}))
+    if len(daily):
+        parts.append(daily.groupby("hospital_id").agg(patrol_days=("id", "size"), visits_done=("visits_done", "sum"),
+                                                      **{k: (k, "sum") for k in COUNTS}))
+    if len(chk):
+        chk = chk.assign(done=(chk["status"] == "done").astype(int), missed=(chk["status"] == "missed").astype(int))
+        parts.append(chk.groupby("hospital_id").agg(visits_done=("done", "sum"), visits_missed=("missed", "sum"),
+                                                    **{k: (k, "sum") for k in COUNTS}))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.add(p, fill_value=0)
+    out = out.fillna(0).astype(int).reset_index()
     for c in cols:
         if c not in out:
             out[c] = 0
@@ -116,8 +243,23 @@ def monthly_statistics(engine: Engine, *, month: str) -> pd.DataFrame:
     out.insert(1, "name", out["hospital_id"].map(names))
     out = out[["hospital_id", "name", *cols[1:]]].sort_values("hospital_id", ignore_index=True)
     total = out[cols[1:]].sum().to_dict()
-    out = pd.concat([out, pd.DataFrame([{"hospital_id": None, "name": "合计", **total}])], ignore_index=True)
-    return out
+    return pd.concat([out, pd.DataFrame([{"hospital_id": None, "name": "合计", **total}])], ignore_index=True)
+
+
+def monthly_statistics(engine: Engine, *, month: str) -> pd.DataFrame:
+    """The month's quantified statistics by hospital (English columns; :data:`LABELS` gives Chinese).
+
+    Returns
+    -------
+    pandas.DataFrame
+        hospital_id, name, actions_done, action_officers, patrol_days, visits_done,
+        visits_missed and the :data:`COUNTS` summed over action results, check-ins and daily
+        reports (:func:`statistics`); a final row ``合计`` (hospital_id None).
+    """
+    from planning.actions import month_days
+
+    days = month_days(month)
+    return statistics(engine, start=days[0], end=days[-1])
 
 
 # --------------------------------------------------------------------------- before/after evaluation
@@ -132,7 +274,9 @@ class ActionEvaluation:
     table
         One row per action: hospital_id, date, t_before, t_after (incidents within the hospital
         radius), d_before, d_after (buffer ring), c_before, c_after (mean per control hospital),
-        wdd, wdd_z, wdd_p, wdq, complete (after window fully observed), verdict (Chinese).
+        wdd, wdd_z, wdd_p, wdq, complete (after window fully observed), observe_until (last day
+        of the after-window), verdict (Chinese). While the after-window is open, every after
+        figure is None and the verdict is 待评估（观察期至 YYYY-MM-DD）.
     params
         window_days, radius_m, buffer_m, n_controls, source (where the actions came from).
     """
@@ -142,15 +286,15 @@ class ActionEvaluation:
 
 
 def stored_actions(engine: Engine, *, month: str) -> pd.DataFrame:
-    """Actions (hospital_id, start, end, officers) of the newest stored plan of ``month``."""
-    from core.db.schema import PlanAction, PlanRecord
+    """Actions (hospital_id, start, end, officers) of the approved plan of ``month`` (drafts never count)."""
+    from core.db.schema import PlanAction
+    from planning.lifecycle import approved_plan_id
+
+    pid = approved_plan_id(engine, month)
+    if pid is None:
+        return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
+    t = PlanAction.__table__
     with engine.connect() as conn:
-        pid = conn.execute(
-            select(PlanRecord.id).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
-        ).scalar()
-        if pid is None:
-            return pd.DataFrame(columns=["hospital_id", "start", "end", "officers"])
-        t = PlanAction.__table__
         return pd.read_sql(select(t.c.hospital_id, t.c.start, t.c.end, t.c.officers).where(t.c.plan_id == pid), conn)
 
 
@@ -206,7 +350,7 @@ def evaluate_actions(
     else:
         acts = actions
     if acts is None or acts.empty:
-        raise ValueError(f"{month} 没有已批准（已存档）的集中行动方案，无法评估。")
+        raise ValueError(f"{month} 没有已批准的集中行动方案，无法评估。")
     tz = settings.TIMEZONE
     starts = pd.to_datetime(acts["start"])
     starts = starts.dt.tz_localize(tz) if starts.dt.tz is None else starts.dt.tz_convert(tz)
@@ -242,21 +386,28 @@ def evaluate_actions(
         wdq = np.nan
         if C0 > 0 and C1 > 0 and (T1 / C1 - T0 / C0) != 0:
             wdq = (D1 / C1 - D0 / C0) / (T1 / C1 - T0 / C0)
-        complete = latest is not None and latest >= a1 - pd.Timedelta(days=1)
+        # Measurable only once the whole after-window lies in the data (and in the past).
+        now = pd.Timestamp.now(tz=tz)
+        complete = latest is not None and latest >= a1 - pd.Timedelta(days=1) and now >= a1
+        until = (a1 - pd.Timedelta(days=1)).date()
+        row = {"hospital_id": hid, "date": day.date(), "t_before": T0, "d_before": D0,
+               "c_before": round(float(C0), 3), "observe_until": until, "complete": bool(complete)}
+        if not complete:
+            rows.append(row | {"t_after": None, "d_after": None, "c_after": None, "wdd": None, "wdd_z": None,
+                               "wdd_p": None, "wdq": None, "verdict": f"待评估（观察期至 {until:%Y-%m-%d}）"})
+            continue
         if z <= -1.96:
             verdict = "行动后警情显著下降"
         elif z >= 1.96:
             verdict = "行动后警情显著上升"
         else:
             verdict = "无显著变化"
-        if not complete:
-            verdict += "（观察期未满）"
-        rows.append({"hospital_id": hid, "date": day.date(), "t_before": T0, "t_after": T1, "d_before": D0,
-                     "d_after": D1, "c_before": round(float(C0), 3), "c_after": round(float(C1), 3),
-                     "wdd": round(float(wdd), 3), "wdd_z": round(float(z), 3), "wdd_p": round(p, 4),
-                     "wdq": None if not np.isfinite(wdq) else round(float(wdq), 3), "complete": bool(complete),
-                     "verdict": verdict})
-    return ActionEvaluation(pd.DataFrame(rows), {"window_days": window_days, "radius_m": radius,
+        rows.append(row | {"t_after": T1, "d_after": D1, "c_after": round(float(C1), 3), "wdd": round(float(wdd), 3),
+                           "wdd_z": round(float(z), 3), "wdd_p": round(p, 4),
+                           "wdq": None if not np.isfinite(wdq) else round(float(wdq), 3), "verdict": verdict})
+    cols = ["hospital_id", "date", "t_before", "t_after", "d_before", "d_after", "c_before", "c_after", "wdd", "wdd_z",
+            "wdd_p", "wdq", "complete", "observe_until", "verdict"]
+    return ActionEvaluation(pd.DataFrame(rows, columns=cols), {"window_days": window_days, "radius_m": radius,
                                                  "buffer_m": buffer_m, "n_controls": len(controls),
                                                  "source": source})
 

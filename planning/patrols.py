@@ -42,9 +42,49 @@ from geo.crs import project, unproject
 #: Fixed patrol points: name, bearing (deg from north) and share of the offset distance.
 FIXED_POINTS: tuple[tuple[str, str, float, float], ...] = (
     ("reg", "挂号大厅", 0.0, 0.3),
-    ("main", "门诊正门", 180.0, 1.0),
-    ("er", "急诊门", 90.0, 1.0),
+    ("main", "门诊南门", 180.0, 1.0),
+    ("er", "急诊入口", 90.0, 1.0),
 )
+#: Compass names of the eight sectors around a hospital (bearing from north, 45° each).
+_SECTORS = ("北", "东北", "东", "东南", "南", "西南", "西", "西北")
+
+
+def bearing_name(dx: float, dy: float) -> str:
+    """Chinese compass direction (北, 东北 ...) of a projected offset (metres east, north)."""
+    deg = (math.degrees(math.atan2(dx, dy)) + 360.0) % 360.0
+    return _SECTORS[int(((deg + 22.5) % 360) // 45)]
+
+
+def _short_address(addr: str, hospital_name: str) -> str:
+    """An incident address shortened for a point name: district prefix and the hospital's own name removed."""
+    import re
+
+    a = re.sub(r"\s+", "", str(addr or ""))
+    a = re.sub(r"^(北京市)?[^区县]{1,4}[区县]", "", a)
+    for n in sorted({hospital_name, hospital_name.replace("北京", "")} - {""}, key=len, reverse=True):
+        if a.startswith(n) and len(a) > len(n):
+            a = a[len(n):]
+            break
+    # "……医院东侧路口": the part after the (full) hospital name says where.
+    if "医院" in a and a.rsplit("医院", 1)[1]:
+        a = a.rsplit("医院", 1)[1]
+    return a[:18]
+
+
+def hotspot_name(addresses: Iterable[str], hospital_name: str, direction: str) -> str:
+    """Name of a hotspot: "热点：" + the commonest nearby incident address, else its direction.
+
+    ``addresses`` are those of the incidents nearest the hotspot; vague ones (周边, 附近, empty)
+    are skipped. Without a usable address the name says where it is: "热点：医院东北侧".
+    """
+    from collections import Counter
+
+    vague = {"", "周边", "附近", "周围", "门口"}
+    short = [_short_address(a, hospital_name) for a in addresses]
+    short = [a for a in short if a not in vague and not a.endswith(("周边", "附近"))]
+    if short:
+        return f"热点：{Counter(short).most_common(1)[0][0]}"
+    return f"热点：医院{direction}侧"
 
 
 def _hm(s: str) -> int:
@@ -84,7 +124,8 @@ def patrol_points(
     hospitals
         hospital_id, name, lon, lat, reg_open (and optionally reg_close).
     events
-        Past incidents (lon, lat, hospital_id, received_at) used for each point's risk share.
+        Past incidents (lon, lat, hospital_id, received_at; optionally address) used for each
+        point's risk share and, through the commonest address near it, each hotspot's name.
     clusters
         Output of ``geo.hotspots.find_clusters`` (cluster_id, hospital_id, count, lon, lat,
         peak_windows); None for fixed points only.
@@ -94,7 +135,7 @@ def patrol_points(
     Returns
     -------
     pandas.DataFrame
-        point_id, hospital_id, name (Chinese), kind ('hotspot' | 'fixed'), lon, lat, share (of
+        point_id, hospital_id, name (Chinese, e.g. 挂号大厅, 热点：东侧路口), kind ('hotspot' | 'fixed'), lon, lat, share (of
         the hospital's incidents nearest to the point, add-one smoothed), hot (bool),
         peak_windows (list of "HH:MM-HH:MM").
     """
@@ -103,11 +144,26 @@ def patrol_points(
     for h in hospitals.itertuples(index=False):
         x0, y0, epsg = project([h.lon], [h.lat])
         pts = []
+        ev = events[events["hospital_id"] == h.hospital_id] if len(events) else events
         if clusters is not None and len(clusters):
             mine = clusters[clusters["hospital_id"] == h.hospital_id].sort_values("count", ascending=False)
+            has_addr = "address" in ev.columns and len(ev)
+            if len(mine) and len(ev):
+                ex, ey, _ = project(ev["lon"].to_numpy(float), ev["lat"].to_numpy(float), epsg)
+            used: dict[str, int] = {}
             for k, c in enumerate(mine.itertuples(index=False), start=1):
+                cx, cy, _ = project([c.lon], [c.lat], epsg)
+                direction = bearing_name(float(cx[0] - x0[0]), float(cy[0] - y0[0]))
+                addrs: list[str] = []
+                if has_addr:
+                    near = np.argsort((ex - cx[0]) ** 2 + (ey - cy[0]) ** 2)[:15]
+                    addrs = list(ev["address"].to_numpy(dtype=object)[near])
+                name = hotspot_name(addrs, str(h.name), direction)
+                used[name] = used.get(name, 0) + 1
+                if used[name] > 1:
+                    name = f"{name}（{used[name]}）"
                 pts.append({
-                    "point_id": f"{h.hospital_id}-C{k}", "hospital_id": h.hospital_id, "name": f"热点{k}",
+                    "point_id": f"{h.hospital_id}-C{k}", "hospital_id": h.hospital_id, "name": name,
                     "kind": "hotspot", "lon": float(c.lon), "lat": float(c.lat), "hot": True,
                     "peak_windows": list(c.peak_windows or []),
                 })
@@ -123,7 +179,6 @@ def patrol_points(
                 "lon": float(lon[0]), "lat": float(lat[0]), "hot": key == "reg", "peak_windows": peaks,
             })
         pts_df = pd.DataFrame(pts)
-        ev = events[events["hospital_id"] == h.hospital_id] if len(events) else events
         counts = np.zeros(len(pts_df))
         if len(ev):
             ex, ey, _ = project(ev["lon"].to_numpy(float), ev["lat"].to_numpy(float), epsg)

@@ -178,12 +178,22 @@ def _num(x: float, nd: int = 4) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
+#: Roles that assign or carry out duty and therefore see officers by name (officers are not the
+#: people masking protects); other roles (卫健联络员) see masked names.
+OFFICER_NAME_ROLES = frozenset({"commander", "officer", "admin"})
+
+
+def officer_names_visible(scope: AccessScope | None) -> bool:
+    """Whether ``scope`` sees officers' names in schedules, exports and calendars."""
+    return scope is None or scope.personal or scope.role in OFFICER_NAME_ROLES
+
+
 def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, Any]:
     """The plan as a JSON-ready dict; see docs/plan_json.md."""
     from core.trust.privacy import mask_person_name
 
     allowed = None if scope is None else scope.hospital_ids
-    personal = scope is None or scope.personal
+    named = officer_names_visible(scope)
 
     def keep(df: pd.DataFrame) -> pd.DataFrame:
         return df if allowed is None or df.empty else df[df["hospital_id"].isin(allowed)]
@@ -228,6 +238,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
                                            strict=True)
         ]
     params = plan.params
+    point_names = dict(zip(plan.points["point_id"], plan.points["name"], strict=True))
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -246,6 +257,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
             "rest_days_per_week": settings.PATROL_REST_DAYS_PER_WEEK,
             "shifts": {k: list(v) for k, v in settings.PATROL_SHIFTS.items()},
             "blocked_dates": [str(d) for d in params.get("blocked_dates", [])],
+            "absences": {k: [str(d) for d in v] for k, v in sorted((params.get("absences") or {}).items()) if v},
             "unified_day": (str(params["unified_day"]) if isinstance(params.get("unified_day"), dt.date)
                             else bool(params.get("unified_day", False))),
         },
@@ -274,7 +286,7 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
                       else pd.DataFrame(columns=["unit_id", "date", "available"])).itertuples(index=False)
         ],
         "officers": [
-            {"officer_id": r.officer_id, "name": r.name if personal else mask_person_name(r.name),
+            {"officer_id": r.officer_id, "name": r.name if named else mask_person_name(r.name),
              "unit_id": r.unit_id, "hospital_id": r.hospital_id}
             for r in officers.itertuples(index=False)
         ],
@@ -310,7 +322,8 @@ def plan_document(plan: Plan, *, scope: AccessScope | None = None) -> dict[str, 
             for r in keep(plan.guarantees).itertuples(index=False)
         ],
         "visits": [
-            {"visit_id": vid, "officer_id": oid, "hospital_id": hid, "point_id": pid, "start": s0, "end": s1}
+            {"visit_id": vid, "date": s0[:10], "officer_id": oid, "hospital_id": hid, "point_id": pid,
+             "point": point_names.get(pid, pid), "start": s0, "end": s1}
             for vid, oid, hid, pid, s0, s1 in zip(visits["visit_id"], visits["officer_id"], visits["hospital_id"],
                                                   visits["point_id"], _iso_col(visits["start"]), _iso_col(visits["end"]),
                                                   strict=True)
@@ -345,7 +358,8 @@ def find_points(engine: Engine, *, month: str, hospitals: pd.DataFrame) -> pd.Da
     start = _month_start(month)
     events = load_incidents(engine, start=start - pd.Timedelta(days=settings.PATROL_LOOKBACK_DAYS), end=start,
                             hospital_ids=list(hospitals["hospital_id"]),
-                            columns=["received_at", "lon", "lat", "approximate", "category", "hospital_id"])
+                            columns=["received_at", "lon", "lat", "approximate", "category", "hospital_id",
+                                     "address"])
     # Complaints placed at the hospital they name carry no location of their own.
     located = events[~events["approximate"]]
     clusters = find_clusters(located, hospitals=hospitals) if len(located) else None
@@ -476,7 +490,8 @@ def save_plan(engine: Engine, plan: Plan, *, username: str = "", parent_id: int 
     from core.db import session_scope
     from core.db.schema import PlanAction, PlanRecord
     with session_scope(engine) as s:
-        rec = PlanRecord(month=plan.month, seed=plan.seed, created_at=dt.datetime.now(), username=username,
+        now = pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).floor("s").to_pydatetime()
+        rec = PlanRecord(month=plan.month, seed=plan.seed, created_at=now, username=username,
                          parent_id=parent_id, summary=json.dumps(plan.summary(), ensure_ascii=False),
                          body=plan.to_json())
         s.add(rec)
@@ -487,3 +502,78 @@ def save_plan(engine: Engine, plan: Plan, *, username: str = "", parent_id: int 
                              end=pd.Timestamp(r.end).tz_convert(settings.TIMEZONE).tz_localize(None).to_pydatetime(),
                              officers=int(r.officers), locked=bool(r.locked)))
         return int(rec.id)
+
+
+def _ts_col(values: list[str]) -> pd.Series:
+    """ISO 8601 strings with offsets -> tz-aware local timestamps."""
+    if not values:
+        return pd.Series(pd.DatetimeIndex([], tz=settings.TIMEZONE))
+    return pd.Series(pd.to_datetime(values, utc=True)).dt.tz_convert(settings.TIMEZONE)
+
+
+def plan_from_document(doc: Mapping[str, Any], *, engine: Engine | None = None) -> Plan:
+    """A :class:`Plan` rebuilt from its stored plan.json (docs/plan_json.md), without solving.
+
+    Everything the exporters and the schedules need is in the document; the per-slot coverage is
+    not rebuilt (empty), so the result is for reading and exporting, not for re-planning.
+    """
+    from planning.patrols import PatrolPlan
+
+    hospitals = pd.DataFrame(doc.get("hospitals", []), columns=["hospital_id", "name", "district", "lon", "lat",
+                                                                 "listed"])
+    units = pd.DataFrame(doc.get("units", []), columns=["unit_id", "name", "kind", "district", "hospital_id",
+                                                         "available_per_day"])
+    officers = pd.DataFrame(doc.get("officers", []), columns=["officer_id", "name", "unit_id", "hospital_id"])
+    kinds = dict(zip(units["unit_id"], units["kind"], strict=True))
+    acts = doc.get("actions", [])
+    actions = pd.DataFrame({
+        "hospital_id": [a["hospital_id"] for a in acts],
+        "date": [dt.date.fromisoformat(a["date"]) for a in acts],
+        "start": _ts_col([a["start"] for a in acts]), "end": _ts_col([a["end"] for a in acts]),
+        "hours": [int(a["hours"]) for a in acts], "covered_risk": [float(a["covered_risk"] or 0) for a in acts],
+        "officers": [int(a["officers"]) for a in acts], "min_officers": [int(a["min_officers"]) for a in acts],
+        "max_officers": [int(a["max_officers"]) for a in acts], "locked": [bool(a["locked"]) for a in acts],
+    })
+    forces = pd.DataFrame([{"hospital_id": a["hospital_id"], "unit_id": u["unit_id"],
+                            "kind": u.get("kind", kinds.get(u["unit_id"], "")), "officers": int(u["officers"])}
+                           for a in acts for u in a.get("units", [])],
+                          columns=["hospital_id", "unit_id", "kind", "officers"])
+    points = pd.DataFrame(doc.get("points", []), columns=["point_id", "hospital_id", "name", "kind", "lon", "lat",
+                                                          "share", "hot", "peak_windows"])
+    vs = doc.get("visits", [])
+    visits = pd.DataFrame({"visit_id": [v["visit_id"] for v in vs],
+                           "date": [dt.date.fromisoformat(v["start"][:10]) for v in vs],
+                           "hospital_id": [v["hospital_id"] for v in vs], "point_id": [v["point_id"] for v in vs],
+                           "officer_id": [v["officer_id"] for v in vs]})
+    visits["start"] = _ts_col([v["start"] for v in vs])
+    visits["end"] = _ts_col([v["end"] for v in vs])
+    sh = doc.get("shifts", [])
+    roster = pd.DataFrame({"date": [dt.date.fromisoformat(x["date"]) for x in sh],
+                           "officer_id": [x["officer_id"] for x in sh], "hospital_id": [x["hospital_id"] for x in sh],
+                           "shift": [x["shift"] for x in sh]})
+    for c in ("start", "end", "meal_start", "meal_end"):
+        roster[c] = _ts_col([x[c] for x in sh])
+    g = doc.get("peak_guarantees", [])
+    guarantees = pd.DataFrame({"date": [dt.date.fromisoformat(x["start"][:10]) for x in g],
+                               "hospital_id": [x["hospital_id"] for x in g], "point_id": [x["point_id"] for x in g]})
+    guarantees["start"] = _ts_col([x["start"] for x in g])
+    guarantees["end"] = _ts_col([x["end"] for x in g])
+    solver = doc.get("solver", {})
+    ar = ActionPlanResult(status=solver.get("status", "optimal"), actions=actions, forces=forces,
+                          objective=solver.get("objective") or float("nan"), gap=solver.get("gap") or 0.0,
+                          solve_time_s=solver.get("solve_time_s") or 0.0, message=solver.get("message", ""))
+    coverage = pd.DataFrame(columns=["date", "hospital_id", "point_id", "slot", "probability", "risk"])
+    pr = PatrolPlan(visits=visits, coverage=coverage, guarantees=guarantees, roster=roster,
+                    covered_risk=solver.get("patrol_covered_risk") or 0.0,
+                    total_risk=solver.get("patrol_total_risk") or 0.0,
+                    solve_time_s=solver.get("patrol_lp_time_s") or 0.0, warnings=list(solver.get("warnings", [])))
+    rules = doc.get("rules", {})
+    params = {"blocked_dates": [dt.date.fromisoformat(d) for d in rules.get("blocked_dates", [])],
+              "unified_day": rules.get("unified_day", False),
+              "absences": {k: [dt.date.fromisoformat(d) for d in v] for k, v in (rules.get("absences") or {}).items()}}
+    return Plan(
+        month=doc["month"], seed=int(doc["seed"]), hospitals=hospitals.drop(columns=["listed"]), units=units,
+        officers=officers, listed=[h["hospital_id"] for h in doc.get("hospitals", []) if h.get("listed")],
+        action_result=ar, patrol_result=pr, points=points, params=params, demo=bool(doc.get("demo")),
+        created_at=pd.Timestamp(doc["generated_at"]).tz_convert(settings.TIMEZONE), engine=engine,
+    )

@@ -15,13 +15,18 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from core import settings
 from planning.actions import ActionLock
 from planning.plan import Plan, make_plan
 
-EDIT_KINDS = ("lock", "move", "forces", "absent")
+EDIT_KINDS = ("lock", "move", "forces", "absent", "point_add", "point_suppress")
+#: Chinese names of the edit kinds.
+EDIT_LABELS = {"lock": "锁定行动", "move": "调整行动时间", "forces": "调整警力", "absent": "民警请假",
+               "point_add": "增加巡逻点", "point_suppress": "停用巡逻点"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,9 @@ class Edit:
     ----------
     kind
         ``lock`` (keep the action as it is), ``move`` (new ``start``, optional ``hours``),
-        ``forces`` (officers per unit id in ``forces``) or ``absent`` (``officer_id`` on ``dates``).
+        ``forces`` (officers per unit id in ``forces``), ``absent`` (``officer_id`` on ``dates``),
+        ``point_add`` (a patrol point ``name`` at ``lon``/``lat`` of ``hospital_id``, optional
+        ``peak_windows`` "HH:MM-HH:MM") or ``point_suppress`` (``point_id``).
     """
 
     kind: str
@@ -42,6 +49,11 @@ class Edit:
     forces: Mapping[str, int] | None = None
     officer_id: str | None = None
     dates: tuple[dt.date, ...] = ()
+    point_id: str | None = None
+    name: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    peak_windows: tuple[str, ...] = ()
     note: str = ""
 
     def __post_init__(self) -> None:
@@ -55,6 +67,25 @@ class Edit:
             raise ValueError("A 'forces' edit needs `forces` (officers per unit id).")
         if self.kind == "absent" and (not self.officer_id or not self.dates):
             raise ValueError("An 'absent' edit needs `officer_id` and `dates`.")
+        if self.kind == "point_add" and (not self.hospital_id or not self.name or self.lon is None or self.lat is None):
+            raise ValueError("A 'point_add' edit needs `hospital_id`, `name`, `lon` and `lat`.")
+        if self.kind == "point_suppress" and not self.point_id:
+            raise ValueError("A 'point_suppress' edit needs `point_id`.")
+
+    def describe(self, hospital_name=lambda h: h) -> str:
+        """One line in Chinese saying what the edit does."""
+        h = hospital_name(self.hospital_id) if self.hospital_id else ""
+        if self.kind == "lock":
+            return f"锁定{h}集中行动"
+        if self.kind == "move":
+            return f"{h}集中行动改到{pd.Timestamp(self.start):%m-%d %H:%M}" + (f"（{self.hours}小时）" if self.hours else "")
+        if self.kind == "forces":
+            return f"{h}集中行动警力改为" + "、".join(f"{k}{v}人" for k, v in (self.forces or {}).items())
+        if self.kind == "absent":
+            return f"民警{self.officer_id}请假{len(self.dates)}天"
+        if self.kind == "point_add":
+            return f"{h}增加巡逻点“{self.name}”"
+        return f"停用巡逻点{self.point_id}"
 
 
 @dataclass
@@ -74,6 +105,10 @@ class ReplanResult:
         Covered risk (expected incidents) lost by the edit: old minus new (negative = gain).
     message
         Chinese summary.
+    predictability
+        Per hospital: entropy share of the visits before and after (:func:`visit_entropy`).
+    warnings
+        Chinese warnings (patrols that became predictable).
     """
 
     plan: Plan
@@ -84,6 +119,35 @@ class ReplanResult:
     patrol_risk_cost: float
     message: str = ""
     edits: list[Edit] = field(default_factory=list)
+    predictability: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def visit_entropy(visits: pd.DataFrame, points: pd.DataFrame) -> pd.Series:
+    """Per hospital, how unpredictable its daily visits are, in [0, 1].
+
+    The Shannon entropy of the month's visits over (patrol point, half-hour of the day) cells,
+    divided by its largest possible value ``log(points x half-hours)``, where the points are all
+    the hospital's points in ``points`` (suppressed ones included, so dropping points lowers it).
+    1 means visits spread evenly over every point and time; low values mean an observer can tell
+    where and when officers will be.
+    """
+    if visits.empty:
+        return pd.Series(dtype=float, name="entropy_share")
+    slot = settings.PATROL_SLOT_MIN
+    local = visits["start"].dt.tz_convert(settings.TIMEZONE)
+    cell = (local.dt.hour * 60 + local.dt.minute) // slot
+    from planning.patrols import _slot_grid
+
+    n_slots = len(_slot_grid())
+    df = pd.DataFrame({"hospital_id": visits["hospital_id"].to_numpy(), "point_id": visits["point_id"].to_numpy(),
+                       "cell": cell.to_numpy()})
+    counts = df.groupby(["hospital_id", "point_id", "cell"]).size()
+    p = counts / counts.groupby(level="hospital_id").transform("sum")
+    h = -(p * np.log(p)).groupby(level="hospital_id").sum()
+    n_points = points.groupby("hospital_id")["point_id"].nunique()
+    k = (n_points.reindex(h.index).fillna(1) * n_slots).clip(lower=2)
+    return (h / np.log(k)).rename("entropy_share")
 
 
 def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -> ReplanResult:
@@ -99,6 +163,7 @@ def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -
     locks = {lk.hospital_id: lk for lk in plan.params.get("locks", [])}
     absences = {k: set(v) for k, v in (plan.params.get("absences") or {}).items()}
     acts = plan.actions.set_index("hospital_id")
+    points = plan.points
     for e in edits:
         if e.kind in ("lock", "move", "forces") and e.hospital_id not in acts.index:
             raise ValueError(f"`hospital_id` {e.hospital_id!r} has no action in this plan.")
@@ -118,13 +183,19 @@ def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -
             locks[e.hospital_id] = ActionLock(e.hospital_id, start=old.start if old else a["start"],
                                               hours=old.hours if old else int(a["hours"]),
                                               forces={k: int(v) for k, v in e.forces.items()})
-        else:
+        elif e.kind == "absent":
             absences.setdefault(e.officer_id, set()).update(pd.Timestamp(d).date() for d in e.dates)
+        elif e.kind == "point_suppress":
+            if e.point_id not in set(points["point_id"]):
+                raise ValueError(f"`point_id` {e.point_id!r} is not a patrol point of this plan.")
+            points = points[points["point_id"] != e.point_id]
+        else:
+            points = _add_point(points, e)
     # Availability overrides from earlier absences are re-derived from the absences.
     new = make_plan(
         engine, month=plan.month, seed=plan.seed, hospital_ids=plan.listed,
         blocked_dates=plan.params.get("blocked_dates", []), unified_day=plan.params.get("unified_day", False),
-        locks=list(locks.values()), absences=absences, previous=plan, points=plan.points,
+        locks=list(locks.values()), absences=absences, previous=plan, points=points.reset_index(drop=True),
         weekday_risk=plan.params.get("weekday_risk"),
     )
     old_a = plan.actions[["hospital_id", "date", "start", "officers"]]
@@ -143,22 +214,106 @@ def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -
         f"集中行动覆盖风险{'减少' if act_cost >= 0 else '增加'}{abs(act_cost):.2f}，"
         f"巡逻覆盖风险{'减少' if pat_cost >= 0 else '增加'}{abs(pat_cost):.2f}（期望警情数）。"
     )
-    return ReplanResult(new, changed, kept, len(new_v) - kept, act_cost, pat_cost, msg, edits)
+    all_points = pd.concat([plan.points, new.points], ignore_index=True).drop_duplicates("point_id")
+    before = visit_entropy(plan.visits, all_points)
+    after = visit_entropy(new.visits, all_points)
+    pred = pd.DataFrame({"before": before, "after": after}).reindex(sorted(set(before.index) | set(after.index)))
+    threshold = settings.PATROL_MIN_ENTROPY_SHARE
+    warnings = [
+        f"{plan.hospital_name(h)}的巡查变得容易预测（分散度{r.after:.0%}，调整前{r.before:.0%}，"
+        f"低于{threshold:.0%}）：巡查集中在少数点位和时段，建议恢复点位或减少锁定。"
+        for h, r in pred.iterrows()
+        if np.isfinite(r.after) and r.after < threshold and (not np.isfinite(r.before) or r.after < r.before - 0.02)
+    ]
+    return ReplanResult(new, changed, kept, len(new_v) - kept, act_cost, pat_cost, msg, edits, pred, warnings)
+
+
+def _add_point(points: pd.DataFrame, e: Edit) -> pd.DataFrame:
+    """``points`` with the point of a ``point_add`` edit (its risk share: the hospital's mean, renormalised)."""
+    mine = points[points["hospital_id"] == e.hospital_id]
+    if mine.empty:
+        raise ValueError(f"`hospital_id` {e.hospital_id!r} has no patrol points in this plan.")
+    k = 1 + sum(pid.startswith(f"{e.hospital_id}-U") for pid in mine["point_id"])
+    row = {"point_id": f"{e.hospital_id}-U{k}", "hospital_id": e.hospital_id, "name": e.name, "kind": "added",
+           "lon": float(e.lon), "lat": float(e.lat), "share": float(mine["share"].mean()),
+           "hot": bool(e.peak_windows), "peak_windows": list(e.peak_windows)}
+    out = pd.concat([points, pd.DataFrame([row])], ignore_index=True)
+    sel = out["hospital_id"] == e.hospital_id
+    out.loc[sel, "share"] = out.loc[sel, "share"] / out.loc[sel, "share"].sum()
+    return out
+
+
+def edit_payload(e: Edit) -> dict:
+    """The JSON-ready fields of an edit."""
+    return {
+        "hospital_id": e.hospital_id, "start": None if e.start is None else pd.Timestamp(e.start).isoformat(),
+        "hours": e.hours, "forces": dict(e.forces) if e.forces else None, "officer_id": e.officer_id,
+        "dates": [str(d) for d in e.dates], "point_id": e.point_id, "name": e.name, "lon": e.lon, "lat": e.lat,
+        "peak_windows": list(e.peak_windows),
+    }
+
+
+def save_replan(engine: Engine, plan_id: int, result: ReplanResult, *, username: str, why: str = "") -> int:
+    """Store the re-planned plan of ``result`` as a new draft whose parent is ``plan_id``.
+
+    Every edit is stored (who, when, why, what it cost in covered risk, the new plan's id) and
+    audited as ``plan_edit``; the parent draft becomes ``superseded``. Returns the new plan id.
+    """
+    from core.db import session_scope
+    from core.db.schema import PlanEdit
+    from core.trust.audit import record
+    from planning.lifecycle import save_draft
+
+    new_id = save_draft(engine, result.plan, username=username, parent_id=plan_id)
+    now = pd.Timestamp.now(tz=settings.TIMEZONE).tz_localize(None).floor("s").to_pydatetime()
+    with session_scope(engine) as s:
+        for e in result.edits:
+            payload = edit_payload(e) | {
+                "new_plan_id": new_id, "action_risk_cost": round(result.action_risk_cost, 4),
+                "patrol_risk_cost": round(result.patrol_risk_cost, 4), "warnings": result.warnings,
+            }
+            s.add(PlanEdit(plan_id=plan_id, kind=e.kind, payload=json.dumps(payload, ensure_ascii=False),
+                           note=e.note or why, username=username, at=now))
+    name = result.plan.hospital_name
+    record("plan_edit", username=username, engine=engine,
+           detail=f"方案{plan_id}调整{len(result.edits)}项（" + "；".join(e.describe(name) for e in result.edits)
+           + f"）→ 新草稿方案{new_id}；集中行动覆盖风险变化{-result.action_risk_cost:+.2f}，"
+           f"巡逻覆盖风险变化{-result.patrol_risk_cost:+.2f}" + (f"；原因：{why}" if why else ""))
+    return new_id
+
+
+def plan_edits(engine: Engine, plan_id: int | None = None) -> pd.DataFrame:
+    """Stored edits (of ``plan_id``, or all): plan_id, kind, label, note, username, at, new_plan_id, costs."""
+    from sqlalchemy import select
+
+    from core.db.schema import PlanEdit
+
+    q = select(PlanEdit)
+    if plan_id is not None:
+        q = q.where(PlanEdit.plan_id == int(plan_id))
+    with engine.connect() as conn:
+        df = pd.read_sql(q.order_by(PlanEdit.id), conn)
+    if df.empty:
+        return pd.DataFrame(columns=["plan_id", "kind", "label", "note", "username", "at", "new_plan_id",
+                                     "action_risk_cost", "patrol_risk_cost"])
+    payload = df["payload"].map(json.loads)
+    df["label"] = df["kind"].map(lambda k: EDIT_LABELS.get(k, k))
+    for k in ("new_plan_id", "action_risk_cost", "patrol_risk_cost"):
+        df[k] = payload.map(lambda p, k=k: p.get(k))
+    return df[["plan_id", "kind", "label", "note", "username", "at", "new_plan_id", "action_risk_cost",
+               "patrol_risk_cost"]]
 
 
 def record_edits(engine: Engine, plan_id: int, edits: Iterable[Edit], *, username: str = "") -> None:
-    """Store ``edits`` of stored plan ``plan_id`` and record them in the audit trail."""
+    """Store ``edits`` of stored plan ``plan_id`` and record them in the audit trail (no new plan stored;
+    :func:`save_replan` stores the edited plan with its edits)."""
     from core.db import session_scope
     from core.db.schema import PlanEdit
     from core.trust.audit import record
     edits = list(edits)
     with session_scope(engine) as s:
         for e in edits:
-            payload = {
-                "hospital_id": e.hospital_id, "start": None if e.start is None else pd.Timestamp(e.start).isoformat(),
-                "hours": e.hours, "forces": dict(e.forces) if e.forces else None, "officer_id": e.officer_id,
-                "dates": [str(d) for d in e.dates],
-            }
+            payload = edit_payload(e)
             s.add(PlanEdit(plan_id=plan_id, kind=e.kind, payload=json.dumps(payload, ensure_ascii=False), note=e.note,
                            username=username, at=dt.datetime.now()))
     record("plan_edit", username=username, engine=engine,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import pandas as pd
-from geo.hospitals import read_hospital_file
 
+from geo.io.hospitals import read_hospital_file
 from geo.persons import (
     Groups,
     Resolution,

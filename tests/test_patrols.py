@@ -174,7 +174,20 @@ def test_hotspot_points_come_from_clusters(plan):
     h = plan.hospitals.set_index("hospital_id").loc["bj001"]
     assert hs.iloc[0]["lon"] > h.lon and hs.iloc[0]["lat"] > h.lat
     assert hs.iloc[0]["share"] > 0.5
-    assert {"挂号大厅", "门诊正门", "急诊门"} <= set(pts.loc[pts["hospital_id"] == "bj001", "name"])
+    names = set(pts.loc[pts["hospital_id"] == "bj001", "name"])
+    assert {"挂号大厅", "门诊南门", "急诊入口"} <= names
+    # A hotspot without usable addresses is named by where it lies from the hospital, never by a code.
+    assert hs.iloc[0]["name"].startswith("热点：") and "东北" in hs.iloc[0]["name"]
+
+
+def test_hotspot_named_after_the_commonest_nearby_address():
+    from planning.patrols import hotspot_name
+
+    addrs = ["朝阳区XX路北口", "朝阳区XX路北口", "北京协和医院周边", "朝阳区YY街"]
+    assert hotspot_name(addrs, "北京协和医院", "北") == "热点：XX路北口"
+    # The hospital's own name is not a place: what follows it is.
+    assert hotspot_name(["中国医学科学院北京协和医院东侧路口"] * 3, "协和医院", "东") == "热点：东侧路口"
+    assert hotspot_name(["北京协和医院周边", ""], "北京协和医院", "西南") == "热点：医院西南侧"
 
 
 @pytest.mark.slow

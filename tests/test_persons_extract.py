@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from geo.hospitals import read_hospital_file
 
+from geo.io.hospitals import read_hospital_file
 from geo.persons.extract import (
     MENTION_COLUMNS,
     combine_mentions,

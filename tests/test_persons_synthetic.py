@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from geo.hospitals import read_hospital_file
 
+from geo.io.hospitals import read_hospital_file
 from geo.persons.identity import check_id_number, normalize_phone
 from geo.persons.synthetic import DEMO_LABEL, FAKE_GIVEN, FAKE_SURNAMES, make_synthetic_persons
 from tests._persons_data import pipeline

@@ -364,6 +364,91 @@ class DailyOutcome(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+# --- campaign loop (issue 13)
+
+
+class PlanStatus(Base):
+    """Where a stored plan is in its life: draft → approved (in effect during its month) → closed.
+
+    ``superseded`` marks a draft replaced by its edited successor or an approved plan replaced by
+    a later approval of the same month. "In effect" is not stored: an approved plan is in effect
+    while its month runs (:func:`planning.lifecycle.plan_state`).
+    """
+
+    __tablename__ = "plan_status"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan_plans.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | approved | closed | superseded
+    approved_by: Mapped[str] = mapped_column(String(64), default="")
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: SHA-256 of the stored plan.json at approval, and of the files issued with it (JSON name -> hash).
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    files_sha256: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class VisitCheckin(Base):
+    """A stationed officer's check-in of one planned patrol visit (done, or missed with a reason).
+
+    The planned visit is copied in (hospital, point, officer, planned times), so the record stands
+    on its own even where no stored plan exists (the demo's past months).
+    """
+
+    __tablename__ = "plan_checkins"
+    __table_args__ = (
+        Index("ix_plan_checkin_visit", "officer_id", "point_id", "planned_start", unique=True),
+        Index("ix_plan_checkin_time", "planned_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    visit_id: Mapped[str] = mapped_column(String(16), default="")
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    point_id: Mapped[str] = mapped_column(String(48))
+    point_name: Mapped[str] = mapped_column(String(100), default="")
+    officer_id: Mapped[str] = mapped_column(String(32))
+    planned_start: Mapped[dt.datetime] = mapped_column(DateTime)  # naive local time
+    planned_end: Mapped[dt.datetime] = mapped_column(DateTime)
+    peak: Mapped[bool] = mapped_column(Boolean, default=False)  # inside a guaranteed peak window
+    status: Mapped[str] = mapped_column(String(8))  # done | missed
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    actual_start: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    findings: Mapped[str] = mapped_column(Text, default="")
+    persons_checked: Mapped[int] = mapped_column(Integer, default=0)
+    scalpers_caught: Mapped[int] = mapped_column(Integer, default=0)
+    touts_caught: Mapped[int] = mapped_column(Integer, default=0)
+    warned_away: Mapped[int] = mapped_column(Integer, default=0)
+    cases_handed_over: Mapped[int] = mapped_column(Integer, default=0)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ActionResult(Base):
+    """A commander's record of one concentrated action's results, with the units that took part."""
+
+    __tablename__ = "plan_action_results"
+    __table_args__ = (Index("ix_plan_action_result", "hospital_id", "date", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    officers: Mapped[int] = mapped_column(Integer, default=0)
+    #: JSON list of {"unit_id", "name", "officers"}.
+    units: Mapped[str] = mapped_column(Text, default="[]")
+    persons_checked: Mapped[int] = mapped_column(Integer, default=0)
+    scalpers_caught: Mapped[int] = mapped_column(Integer, default=0)
+    touts_caught: Mapped[int] = mapped_column(Integer, default=0)
+    warned_away: Mapped[int] = mapped_column(Integer, default=0)
+    cases_handed_over: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core :class:`~sqlalchemy.Table` of a mapped class (typed, for insert/update/select statements)."""
     return cast(Table, model.__table__)

@@ -59,6 +59,12 @@ ACTIONS = {
     "session_display": "签发大屏会话",
     "session_end": "结束会话",
     "personal_export": "导出个人信息",
+    "plan_draft": "保存方案草稿",
+    "plan_approve": "批准方案",
+    "plan_edit": "调整方案",
+    "plan_close": "关闭方案",
+    "checkin": "巡查签到",
+    "action_result": "登记行动成果",
 }
 
 #: ``prev_hash`` of the first entry of a chain.

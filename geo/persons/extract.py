@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geo.hospitals import assign_nearest, match_hospital_names
+from geo.io.hospitals import assign_nearest, match_hospital_names
 from geo.persons.identity import (
     CLEAR_COLUMNS,
     normalize_id_number,

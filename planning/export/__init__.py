@@ -2,7 +2,7 @@
 
 Every export takes the plan and an :class:`core.trust.access.AccessScope`, returns bytes, shows only
 the hospitals (and, for an officer, only the schedule) the scope allows, masks officers'
-names unless the scope grants personal access, labels synthetic demo data and is recorded in
+names for roles that do not assign duty (``planning.plan.officer_names_visible``), labels synthetic demo data and is recorded in
 the audit trail with the SHA-256 of the bytes.
 """
 
@@ -17,7 +17,7 @@ from core.trust.access import AccessScope
 #: Label shown on every export made from the synthetic demo store.
 DEMO_LABEL = "演示数据（合成）"
 #: Chinese names of the patrol point kinds.
-POINT_KIND_LABELS = {"hotspot": "警情热点", "fixed": "固定点位"}
+POINT_KIND_LABELS = {"hotspot": "警情热点", "fixed": "固定点位", "added": "人工增加"}
 
 
 @dataclass
@@ -44,8 +44,10 @@ def check_export_scope(scope: AccessScope) -> None:
 def scoped(plan, scope: AccessScope) -> ScopedPlan:
     """Filter ``plan`` to what ``scope`` may see and mask names without personal access."""
     from core.trust.privacy import mask_person_name
+    from planning.plan import officer_names_visible
 
     check_export_scope(scope)
+    named = officer_names_visible(scope)
 
     def keep(df: pd.DataFrame) -> pd.DataFrame:
         if scope.hospital_ids is None or df.empty:
@@ -60,7 +62,7 @@ def scoped(plan, scope: AccessScope) -> ScopedPlan:
         roster = roster[roster["officer_id"] == scope.officer_id].reset_index(drop=True)
         officers = officers[officers["officer_id"] == scope.officer_id].reset_index(drop=True)
     officers = officers.assign(
-        display_name=[n if scope.personal else mask_person_name(n) for n in officers["name"]]
+        display_name=[n if named else mask_person_name(n) for n in officers["name"]]
     )[["officer_id", "display_name", "hospital_id", "unit_id"]]
     return ScopedPlan(keep(plan.hospitals), keep(plan.actions), keep(plan.forces), keep(plan.points), visits, roster,
                       officers)
