@@ -205,8 +205,8 @@ def load_incidents_near(
 
     On PostgreSQL with PostGIS the query uses the GiST index of ``incidents.geom``: a bounding box in degrees
     (``ST_DWithin`` on geometry, which the index serves) and then the exact distance on geography (a cast the
-    index cannot serve, hence the box first). Elsewhere a ``lon``/``lat`` box in SQL and the exact haversine
-    distance in numpy give the same rows.
+    index cannot serve, hence the box first). Elsewhere a ``lon``/``lat`` box in SQL and the same ellipsoidal
+    distance (pyproj) give the same rows.
 
     Parameters
     ----------
@@ -243,18 +243,19 @@ def load_incidents_near(
     with engine.connect() as conn:
         df = pd.read_sql(stmt.order_by(t.c.received_at), conn)
     if not exact_in_sql and len(df):
-        df = df[_haversine_m(df["lon"].to_numpy(), df["lat"].to_numpy(), lon, lat) <= radius_m]
+        df = df[_geodesic_m(df["lon"].to_numpy(), df["lat"].to_numpy(), lon, lat) <= radius_m]
         df = df.reset_index(drop=True)
     if columns is not None:
         df = df[list(dict.fromkeys(["received_at", *columns]))]
     return _incident_frame(df, scope)
 
 
-def _haversine_m(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
-    """Great-circle distance in metres on PostGIS's geography sphere radius (6,371,008.8 m, the mean radius)."""
-    p1, p2 = np.radians(lat), math.radians(lat0)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+def _geodesic_m(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
+    """Distance in metres on the WGS-84 ellipsoid, as PostGIS measures geography by default."""
+    from pyproj import Geod
+
+    _, _, dist = Geod(ellps="WGS84").inv(np.full(len(lon), lon0), np.full(len(lat), lat0), lon, lat)
+    return np.asarray(dist)
 
 
 def load_incidents_in_view(
