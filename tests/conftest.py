@@ -48,7 +48,8 @@ class PgDatabases:
     def __init__(self, worker: str) -> None:
         from sqlalchemy import text
 
-        self.worker = worker.replace("-", "_")
+        # The process id keeps two test sessions on one server (two checkouts, two agents) apart.
+        self.worker = f"{worker.replace('-', '_')}_{os.getpid()}"
         self.count = 0
         self.copies: list[str] = []
         self.migrated = f"hh_m_{self.worker}"

@@ -1,4 +1,4 @@
-"""Two imports at once do not corrupt the store; a process killed mid-import changes nothing."""
+"""Two imports at once do not corrupt the store; a process killed mid-import changes nothing (on each store)."""
 
 from __future__ import annotations
 
@@ -60,11 +60,30 @@ def _start(url: str, path: Path, tmp_path: Path, marker: str = "-") -> subproces
 
 
 def _integrity(engine) -> str:
-    """SQLite's own consistency check; PostgreSQL has no equivalent (its WAL keeps pages consistent)."""
-    if engine.dialect.name != "sqlite":
-        return "ok"
+    """"ok" when the store is physically sound and every batch holds exactly the rows it counts as accepted."""
     with engine.connect() as conn:
-        return conn.execute(text("PRAGMA integrity_check")).scalar_one()
+        if engine.dialect.name == "sqlite":
+            physical = conn.execute(text("PRAGMA integrity_check")).scalar_one()
+            if physical != "ok":
+                return physical
+        orphans = conn.execute(text(
+            "SELECT count(*) FROM incidents i LEFT JOIN import_batches b ON b.id = i.batch_id WHERE b.id IS NULL"
+        )).scalar_one()
+        mismatched = conn.execute(text(
+            "SELECT count(*) FROM import_batches b WHERE b.accepted <> "
+            "(SELECT count(*) FROM incidents i WHERE i.batch_id = b.id) OR b.finished_at IS NULL"
+        )).scalar_one()
+    return "ok" if orphans == 0 and mismatched == 0 else f"{orphans} orphan rows, {mismatched} inconsistent batches"
+
+
+def _locks_held_by_others(engine) -> int:
+    """PostgreSQL: advisory locks still held by other sessions (a killed import must not leave its lock)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+        )).scalar_one()
 
 
 def _batches(engine) -> int:
@@ -126,6 +145,11 @@ def test_import_killed_mid_write_leaves_the_store_exactly_as_before(empty_engine
     engine = get_engine(url)
     assert (incident_count(engine), _batches(engine)) == before
     assert _integrity(engine) == "ok"
+    # PostgreSQL ends the killed client's session (and its transaction and lock) once it sees the socket close.
+    deadline = time.monotonic() + 30
+    while _locks_held_by_others(engine) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _locks_held_by_others(engine) == 0
     # No lock or half batch is left behind: the store takes the next import at once.
     from geo.io.ingest import import_file
 

@@ -200,8 +200,8 @@ def test_files_without_a_recognisable_header_give_a_clear_error(empty_engine):
         import_file(csv_bytes([["a", "b"], ["1", "2"]]), source="110", engine=empty_engine)
 
 
-def test_cli_import_prints_json_and_fails_cleanly(tmp_path, demo_files):
-    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+def test_cli_import_prints_json_and_fails_cleanly(tmp_path, demo_files, store_url):
+    db = store_url
     ok = subprocess.run([sys.executable, "-m", "planning", "import", str(demo_files["complaints"]), "--crs", "gcj02",
                          "--db", db], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
@@ -237,7 +237,18 @@ def _mixed_rows(n: int) -> list[list[object]]:
     return rows
 
 
-def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engine, tmp_path, monkeypatch):
+def _second_store(store_kind: str, request: pytest.FixtureRequest, tmp_path) -> str:
+    """URL of another fresh store of the same kind."""
+    if store_kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'second.sqlite'}"
+    dbs = request.getfixturevalue("pg_databases")
+    url = dbs.create()
+    request.addfinalizer(lambda: dbs.drop(url))
+    return url
+
+
+def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engine, store_kind, request, tmp_path,
+                                                                      monkeypatch):
     import geo.io.ingest as ingest
     from core.db import get_engine
 
@@ -246,7 +257,7 @@ def test_large_files_parsed_in_a_helper_process_give_the_same_result(empty_engin
     monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 100)
     started = []
     monkeypatch.setattr(ingest._Helper, "_start", staticmethod(lambda s=ingest._Helper._start: started.append(1) or s()))
-    other = get_engine(f"sqlite:///{tmp_path / 'helper.sqlite'}")
+    other = get_engine(_second_store(store_kind, request, tmp_path))
     from geo.io.hospitals import read_hospital_file, save_hospitals
 
     save_hospitals(other, read_hospital_file())

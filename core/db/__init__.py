@@ -7,9 +7,14 @@
 from core.db.engine import get_engine, get_meta, is_demo, session_scope, set_meta
 from core.db.loaders import (
     INCIDENT_COLUMNS,
+    count_incidents,
+    ensure_month_partitions,
+    has_geometry,
     incident_count,
     load_hospitals,
     load_incidents,
+    load_incidents_in_view,
+    load_incidents_near,
     load_officers,
     load_units,
 )
@@ -35,6 +40,7 @@ from core.db.schema import (
 __all__ = [
     "INCIDENT_COLUMNS", "ActionOutcome", "AuditEntry", "Base", "DailyOutcome", "Hospital", "ImportBatch",
     "Incident", "KeylistEntry", "LoginFailure", "Meta", "Officer", "PlanAction", "PlanEdit", "PlanRecord",
-    "PoliceUnit", "User", "get_engine", "get_meta", "incident_count", "is_demo", "load_hospitals",
-    "load_incidents", "load_officers", "load_units", "session_scope", "set_meta",
+    "PoliceUnit", "User", "count_incidents", "ensure_month_partitions", "get_engine", "get_meta", "has_geometry",
+    "incident_count", "is_demo", "load_hospitals",
+    "load_incidents", "load_incidents_in_view", "load_incidents_near", "load_officers", "load_units", "session_scope", "set_meta",
 ]

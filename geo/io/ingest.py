@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from sqlalchemy import insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -921,6 +922,12 @@ def _store(
         ).inserted_primary_key[0]
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache: index inserts stay in memory
+        elif conn.dialect.name == "postgresql":
+            # PostgreSQL lets two imports run at once (SQLite has one writer): the second import of the same source
+            # waits here until the first commits or dies, then reads its ids, so neither stores a duplicate (the
+            # unique key holds the month too on a partitioned store, so it could not catch all of them). The lock
+            # goes with the transaction: a killed import releases it.
+            conn.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"hh-import:{result.source}"})
         seen = set(conn.execute(select(table.c.source_id).where(table.c.source == result.source)).scalars())
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for batch, rejected, info in prepared:
@@ -978,10 +985,19 @@ def _first_sightings(ids: list[str], seen: set[str]) -> list[bool]:
 
 
 def _insert_rows(conn, table_name: str, names: list[str], rows: list[tuple], mark: str, *, batch_id: int) -> None:
-    """Plain executemany of tuples: the ORM/Core dict path costs ~10x more per row.
+    """Write prepared rows: ``COPY`` on PostgreSQL, a plain executemany of tuples elsewhere.
 
-    The batch id (an int we created) is a literal in the statement, so the rows need not carry it.
+    The ORM/Core dict path costs ~10x more per row than executemany; on PostgreSQL ``COPY ... FROM STDIN`` is
+    several times faster again (one stream instead of one statement per row) and runs in the same transaction.
+    The batch id (an int we created) is a literal in the statement (or a constant column of the stream).
     """
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table_name} ({', '.join(names)}, batch_id) FROM STDIN") as copy:
+            tail = (int(batch_id),)
+            for row in rows:
+                copy.write_row(row + tail)
+        return
     sql = (f"INSERT INTO {table_name} ({', '.join(names)}, batch_id) "
            f"VALUES ({', '.join([mark] * len(names))}, {int(batch_id)})")
     conn.exec_driver_sql(sql, rows)
