@@ -25,16 +25,120 @@ DEMO_END = "2026-11-01"
 DEMO_SEED = 20261101
 DEMO_SCALE = 0.2
 
+#: The stores every store-touching test runs on. PostgreSQL comes from `.ci/postgres.sh` (which `make test`
+#: runs): HOSPITAL_HOTSPOTS_TEST_PG is the owner URL of a server with the PostGIS template database.
+PG_URL = os.environ.get("HOSPITAL_HOTSPOTS_TEST_PG", "")
+PG_TEMPLATE = os.environ.get("HOSPITAL_HOTSPOTS_TEST_PG_TEMPLATE", "hh_template")
+STORES = ("sqlite", "postgresql")
+_DEMO_FILES: dict = {}
+
+
+def _pg_admin():
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+class PgDatabases:
+    """Creates and drops throwaway PostgreSQL databases, each a copy of a migrated per-worker template."""
+
+    def __init__(self, worker: str) -> None:
+        from sqlalchemy import text
+
+        self.worker = worker.replace("-", "_")
+        self.count = 0
+        self.migrated = f"hh_m_{self.worker}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {self.migrated} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {self.migrated} TEMPLATE {PG_TEMPLATE}"))
+        admin.dispose()
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from core.db.migrate import upgrade
+
+        eng = create_engine(self.url(self.migrated), poolclass=NullPool)
+        upgrade(eng)
+        eng.dispose()
+
+    def url(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+    def create(self) -> str:
+        from sqlalchemy import text
+
+        self.count += 1
+        name = f"hh_t_{self.worker}_{self.count}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {self.migrated}"))
+        admin.dispose()
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from core.db import get_engine
+
+        get_engine(url).dispose()
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)"))
+        admin.dispose()
+
 
 @pytest.fixture(scope="session")
-def demo_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """URL of a SQLite store holding a small synthetic demo (scale 0.2, 12 months to 2026-11-01)."""
+def pg_databases(worker_id: str):
+    """The per-worker factory of PostgreSQL test databases (skips when no server was started)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL test server not started: run `make test` (it runs .ci/postgres.sh)")
+    dbs = PgDatabases(worker_id)
+    yield dbs
+    from sqlalchemy import text
+
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {dbs.migrated} WITH (FORCE)"))
+    admin.dispose()
+
+
+def _new_store_url(kind: str, request: pytest.FixtureRequest, directory) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'store.sqlite'}"
+    dbs: PgDatabases = request.getfixturevalue("pg_databases")
+    url = dbs.create()
+    request.addfinalizer(lambda: dbs.drop(url))
+    return url
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request) -> str:
+    """Which store a test runs on: every test that takes a store runs on SQLite and on PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture
+def store_url(store_kind: str, request: pytest.FixtureRequest, tmp_path) -> str:
+    """URL of a fresh, empty, migrated store of ``store_kind``."""
+    return _new_store_url(store_kind, request, tmp_path)
+
+
+@pytest.fixture(scope="session", params=STORES)
+def demo_db_url(request, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a store holding a small synthetic demo (scale 0.2, 12 months to 2026-11-01), on each store."""
     from core.db import get_engine
     from geo.io.demo import build_demo
 
-    d = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{d / 'demo.sqlite'}"
+    d = tmp_path_factory.mktemp(f"demo-{request.param}")
+    url = _new_store_url(request.param, request, d)
     build_demo(get_engine(url), seed=DEMO_SEED, scale=DEMO_SCALE, end=DEMO_END, out_dir=d / "files")
+    _DEMO_FILES[url] = d / "files"
     return url
 
 
@@ -47,26 +151,18 @@ def demo_engine(demo_db_url: str):
 
 
 @pytest.fixture(scope="session")
-def demo_files(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def demo_files(demo_db_url: str) -> dict:
     """Paths of the demo's sample files (GB18030 CSV of 110 calls, XLSX of complaints)."""
-    from pathlib import Path
-
-    d = Path(demo_db_url.removeprefix("sqlite:///")).parent / "files"
+    d = _DEMO_FILES[demo_db_url]
     return {"calls": next(d.glob("*.csv")), "complaints": next(d.glob("*.xlsx"))}
 
 
 @pytest.fixture
-def empty_engine(tmp_path):
-    """A fresh store with the 44 Beijing hospitals and no incidents."""
+def empty_engine(store_url: str):
+    """A fresh store with the 44 Beijing hospitals and no incidents (on each store)."""
     from core.db import get_engine
     from geo.io.hospitals import read_hospital_file, save_hospitals
 
-    engine = get_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    engine = get_engine(store_url)
     save_hospitals(engine, read_hospital_file())
     return engine
-
-
-@pytest.fixture
-def store_url(tmp_path) -> str:
-    """URL of a fresh, empty store (SQLite for now; PostgreSQL joins in the dual-store fixtures)."""
-    return f"sqlite:///{tmp_path / 'fresh.sqlite'}"

@@ -19,6 +19,7 @@ from core.db.schema import (
     Base,
     DailyOutcome,
     Hospital,
+    HospitalEntrance,
     ImportBatch,
     Incident,
     KeylistEntry,
@@ -33,7 +34,7 @@ from core.db.schema import (
 )
 
 __all__ = [
-    "INCIDENT_COLUMNS", "ActionOutcome", "AuditEntry", "Base", "DailyOutcome", "Hospital", "ImportBatch",
+    "INCIDENT_COLUMNS", "ActionOutcome", "AuditEntry", "Base", "DailyOutcome", "Hospital", "HospitalEntrance", "ImportBatch",
     "Incident", "KeylistEntry", "LoginFailure", "Meta", "Officer", "PlanAction", "PlanEdit", "PlanRecord",
     "PoliceUnit", "User", "get_engine", "get_meta", "incident_count", "is_demo", "load_hospitals",
     "load_incidents", "load_officers", "load_units", "session_scope", "set_meta",
