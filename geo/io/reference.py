@@ -551,6 +551,8 @@ def _context(conn: Connection, kind: str, crs: str) -> dict:
         ctx["hospital_ids"] = set(h["hospital_id"])
         ctx["hospital_points"] = {r.hospital_id: (r.lon, r.lat) for r in h.itertuples(index=False)}
         ctx["hospital_district"] = dict(zip(h["hospital_id"], h["district"], strict=True))
+        if h.empty:
+            raise ImportError_("存储中还没有医院，请先导入医院名单（python -m planning hospitals import 文件）")
     if kind == "roster":
         rows = conn.execute(select(PoliceUnit.id, PoliceUnit.name, PoliceUnit.kind, PoliceUnit.hospital_id)).all()
         ctx["units"] = {r.id: {"kind": r.kind, "hospital_id": r.hospital_id} for r in rows}
@@ -559,6 +561,8 @@ def _context(conn: Connection, kind: str, crs: str) -> dict:
             key = re.sub(r"\s", "", r.name)
             names[key] = None if key in names else r.id  # an ambiguous name matches nothing
         ctx["unit_names"] = {k: v for k, v in names.items() if v is not None}
+        if not rows:
+            raise ImportError_("存储中还没有警力单位，请先导入警力单位（python -m planning units import 文件）")
     return ctx
 
 
