@@ -533,6 +533,17 @@ class _Spec:
     check: Checker
 
 
+#: Stored fields that come from optional file columns: when a file lacks all of a field's columns, an update
+#: keeps the stored value (a file of corrected coordinates does not blank the registration hours).
+_SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
+    "hospitals": {"full_name": ("full_name",), "grade": ("grade",), "district": ("district",),
+                  "stationed_officers": ("stationed_officers",), "reg_open": ("reg_hours", "reg_open"),
+                  "reg_close": ("reg_hours", "reg_close")},
+    "entrances": {},
+    "units": {"district": ("district", "hospital"), "available_per_day": ("available_per_day",)},
+    "roster": {"phone": ("phone",), "shift": ("shift",), "rest_days": ("rest_days",), "active": ("active",)},
+}
+
 _SPECS: dict[str, _Spec] = {
     "hospitals": _Spec(Hospital.__table__, ("id",), _check_hospital),
     "entrances": _Spec(HospitalEntrance.__table__, ("hospital_id", "name"), _check_entrance),
@@ -593,6 +604,7 @@ def _import_grid(
         stored_entrances: dict[str, list] = {}
         for e in ent:
             stored_entrances.setdefault(e.hospital_id, []).append((e.name, e.lon, e.lat))
+    absent = {c for c, srcs in _SOURCES[kind].items() if not any(f in table.cols for f in srcs)}
     seen: set[tuple] = set()
     rejected: list[list] = []
     accepted: list[dict] = []
@@ -629,6 +641,8 @@ def _import_grid(
         seen.add(key)
         old = stored.get(key)
         entrances = rec.pop("_entrances", None)
+        if old is not None:
+            rec = {c: v for c, v in rec.items() if c not in absent}
         changed_entrances = (kind == "hospitals" and entrances is not None
                              and sorted(entrances) != sorted(stored_entrances.get(key[0], [])))
         if old is not None and not changed_entrances and all(_same(old[c], v) for c, v in rec.items()):
