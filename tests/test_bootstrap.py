@@ -19,7 +19,7 @@ import pytest
 
 from core import settings
 from core.db import get_engine, is_demo, load_hospitals, load_officers, load_units
-from geo.crs import from_wgs84, project, unproject
+from geo.crs import from_wgs84, project
 from geo.io.ingest import ImportError_
 from geo.io.reference import import_reference, load_entrances, parse_rest_days, parse_shift
 from planning.cli import main
@@ -41,36 +41,6 @@ def _cli_json(capsys, argv: list[str]) -> dict:
 def _adds_up(summary: dict) -> None:
     assert summary["accepted"] + summary["rejected"] + summary["duplicates"] == summary["total"]
     assert summary["accepted"] == summary["inserted"] + summary["updated"]
-
-
-def _incident_csv(path: Path, hospitals: pd.DataFrame, *, seed: int = 3) -> int:
-    """110 calls around the hospitals, 2026-08 .. 2026-10, as a GB18030 export; returns the good rows."""
-    rng = np.random.default_rng(seed)
-    texts = ["门诊挂号大厅有号贩子倒卖专家号", "有医托在门口拉患者去私人诊所", "患者家属在急诊科聚集吵闹", "电动车被盗"]
-    rows = []
-    for h in hospitals.itertuples(index=False):
-        x0, y0, epsg = project([h.lon], [h.lat])
-        for day in pd.date_range("2026-08-01", "2026-10-31", freq="D"):
-            for _ in range(rng.poisson(1.5)):
-                dx, dy = rng.normal(0, 80, 2)
-                lon, lat = unproject(x0 + dx, y0 + dy, epsg)
-                minute = int(rng.normal(8 * 60, 90)) % (24 * 60)
-                when = day + pd.Timedelta(minutes=minute)
-                rows.append([f"J{len(rows) + 1:06d}", when.strftime("%Y-%m-%d %H:%M:%S"),
-                             f"{lon[0]:.6f}", f"{lat[0]:.6f}", texts[int(rng.integers(len(texts)))]])
-    good = len(rows)
-    rows += [
-        ["JBAD1", "", "116.40", "39.91", "缺时间"],
-        ["JBAD2", "2026-09-01 08:00", "abc", "39.91", "坐标不是数字"],
-        rows[0],  # the same call exported twice
-    ]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["XX市公安局110接处警登记表（测试用，合成数据）"])
-    w.writerow(["警情编号", "报警时间", "经度", "纬度", "简要警情"])
-    w.writerows(rows)
-    path.write_bytes(buf.getvalue().encode("gb18030"))
-    return good
 
 
 def test_a_real_store_is_built_from_sample_files_and_makes_a_plan(store_url, tmp_path, monkeypatch, capsys):
@@ -111,10 +81,10 @@ def test_a_real_store_is_built_from_sample_files_and_makes_a_plan(store_url, tmp
     assert authenticate(engine, "chief", ADMIN_PW).role == "admin"
     capsys.readouterr()
 
-    calls = tmp_path / "110警情_2026Q3.csv"
-    good = _incident_csv(calls, stored.reset_index())
-    inc = _cli_json(capsys, ["import", str(calls), *db])
-    assert (inc["total"], inc["accepted"], inc["rejected"], inc["duplicates"]) == (good + 3, good, 2, 1)
+    # The sample 110 export (synthetic calls, GB18030, a title row) ends in two bad rows and a repeated call.
+    inc = _cli_json(capsys, ["import", str(SAMPLES / "incidents_sample.csv"), *db])
+    assert inc["source"] == "110" and inc["encoding"] == "gb18030"
+    assert (inc["rejected"], inc["duplicates"]) == (2, 1) and inc["accepted"] == inc["total"] - 3 > 300
 
     out = tmp_path / "plan"
     assert main(["plan", "--month", MONTH, "--out", str(out), "--seed", "11", "--formats", "json,xlsx"]) == 0
