@@ -324,3 +324,13 @@ def test_shift_names_follow_the_shift_settings():
     assert parse_shift("早") == "早班" and parse_shift("晚班") == "晚班" and parse_shift("轮换") == ""
     assert parse_shift("夜班") is None
     assert parse_shift("夜班", {"早班": (), "夜班": ()}) == "夜班"
+
+
+def test_make_run_never_puts_the_demo_into_a_store_being_set_up(store_url, capsys):
+    # `make run` calls `demo --if-missing`: a store with a real hospital list but no incidents yet stays real.
+    _cli_json(capsys, ["hospitals", "import", str(SAMPLES / "hospitals_sample.csv"), "--crs", "gcj02",
+                       "--db", store_url])
+    assert main(["demo", "--if-missing", "--db", store_url, "--scale", "0.05", "--months", "2"]) == 0
+    assert "跳过" in capsys.readouterr().err
+    engine = get_engine(store_url)
+    assert not is_demo(engine) and len(load_hospitals(engine)) == 4

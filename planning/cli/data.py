@@ -9,7 +9,7 @@ import sys
 
 def _demo(args: argparse.Namespace) -> int:
     from core import settings
-    from core.db import get_engine, incident_count, is_demo
+    from core.db import get_engine, incident_count, is_demo, load_hospitals
     from geo.io.demo import build_demo
 
     url = args.db or settings.DB_URL
@@ -17,6 +17,10 @@ def _demo(args: argparse.Namespace) -> int:
         engine = get_engine(url)
         if incident_count(engine) > 0:
             print(f"存储中已有数据（{'演示' if is_demo(engine) else '真实'}），跳过生成演示数据。", file=sys.stderr)
+            return 0
+        if not is_demo(engine) and len(load_hospitals(engine)):
+            # A real deployment that has loaded its hospital list but no incidents yet (docs/deployment.md).
+            print("存储中已有医院名单（真实），跳过生成演示数据。", file=sys.stderr)
             return 0
     elif url.startswith("sqlite:///"):
         from pathlib import Path
