@@ -26,12 +26,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import yaml
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core import settings
@@ -173,7 +173,7 @@ class _Table:
 
 
 def _find_header(grid: pd.DataFrame, kind: str, header_map: dict[str, str]) -> _Table:
-    best_row, best = -1, {}
+    best_row, best = -1, dict[str, int]()
     for i in range(min(HEADER_SEARCH_ROWS, len(grid))):
         mapping: dict[str, int] = {}
         for j, cell in enumerate(grid.iloc[i].tolist()):
@@ -232,7 +232,7 @@ def parse_rest_days(text: str) -> str | None:
     if s in _ROTATING:
         return ""
     s = re.sub(r"星期|礼拜|周", " ", s)
-    days = set()
+    days: set[int] = set()
     for token in re.split(r"[\s,，、;；/|和及]+", s):
         if not token:
             continue
@@ -369,9 +369,10 @@ def _check_hospital(row: Row, ctx: dict) -> tuple[dict | None, str]:
     reg_open, reg_close = "07:00", "17:00"
     if row.get("reg_hours"):
         parts = re.split(r"\s*(?:-|－|~|～|—|–|至|到)\s*", row["reg_hours"])
-        if len(parts) != 2 or parse_hm(parts[0]) is None or parse_hm(parts[1]) is None:
+        hours = [parse_hm(p) for p in parts]
+        if len(hours) != 2 or hours[0] is None or hours[1] is None:
             return None, "挂号时间格式无法识别（应为 07:00-17:00）"
-        reg_open, reg_close = parse_hm(parts[0]), parse_hm(parts[1])
+        reg_open, reg_close = hours[0], hours[1]
     for key in ("reg_open", "reg_close"):
         if row.get(key):
             value = parse_hm(row[key])
@@ -526,9 +527,14 @@ def _check_officer(row: Row, ctx: dict) -> tuple[dict | None, str]:
 # --------------------------------------------------------------------------- import
 
 
+def _table(model: type) -> Table:
+    """The Core table of a mapped class (typed as a Table for insert/update/delete)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
 @dataclass
 class _Spec:
-    table: Any
+    table: Table
     key: tuple[str, ...]
     check: Checker
 
@@ -545,10 +551,10 @@ _SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 _SPECS: dict[str, _Spec] = {
-    "hospitals": _Spec(Hospital.__table__, ("id",), _check_hospital),
-    "entrances": _Spec(HospitalEntrance.__table__, ("hospital_id", "name"), _check_entrance),
-    "units": _Spec(PoliceUnit.__table__, ("id",), _check_unit),
-    "roster": _Spec(Officer.__table__, ("id",), _check_officer),
+    "hospitals": _Spec(_table(Hospital), ("id",), _check_hospital),
+    "entrances": _Spec(_table(HospitalEntrance), ("hospital_id", "name"), _check_entrance),
+    "units": _Spec(_table(PoliceUnit), ("id",), _check_unit),
+    "roster": _Spec(_table(Officer), ("id",), _check_officer),
 }
 
 
@@ -668,7 +674,7 @@ def _import_grid(
 
 def _replace_entrances(conn: Connection, hospital_id: str, entrances: list, old: list) -> None:
     """Make ``entrances`` the hospital's whole entrance list (an 出入口 cell lists them all)."""
-    t = HospitalEntrance.__table__
+    t = _table(HospitalEntrance)
     keep = {e[0] for e in entrances}
     gone = [name for name, *_ in old if name not in keep]
     if gone:
@@ -700,16 +706,17 @@ def _one(
         raise ImportError_("文件是空的")
     result = ReferenceResult(kind=kind, filename=name, crs=crs if kind in ("hospitals", "entrances") else "",
                              encoding=enc)
-    batch_id = conn.execute(insert(ImportBatch.__table__).values(
+    batches = _table(ImportBatch)
+    batch_id = conn.execute(insert(batches).values(
         filename=name[:300], sha256=hashlib.sha256(data).hexdigest(), source=kind, crs=result.crs,
         started_at=dt.datetime.now(), total=0, accepted=0, rejected=0, duplicates=0, quarantine_path="",
         username=username[:64],
-    )).inserted_primary_key[0]
+    )).inserted_primary_key[0]  # type: ignore[index]
     _accepted, rejected = _import_grid(conn, kind, grid, result, crs=crs)
     result.batch_id = int(batch_id)
     if len(rejected):
         result.quarantine_path = _write_quarantine(rejected, result.batch_id, kind, name)
-    conn.execute(update(ImportBatch.__table__).where(ImportBatch.__table__.c.id == batch_id).values(
+    conn.execute(update(batches).where(batches.c.id == batch_id).values(
         total=result.total, accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates,
         quarantine_path=result.quarantine_path or "", finished_at=dt.datetime.now(),
     ))
@@ -813,7 +820,7 @@ def import_roster(src: str | Path | bytes, **kwargs: Any) -> ReferenceResult:
 
 def load_entrances(engine: Engine | None = None) -> pd.DataFrame:
     """Hospital entrances: hospital_id, name, lon, lat (WGS-84)."""
-    t = HospitalEntrance.__table__
+    t = _table(HospitalEntrance)
     with (engine or get_engine()).connect() as conn:
         return pd.read_sql(select(t.c.hospital_id, t.c.name, t.c.lon, t.c.lat).order_by(t.c.hospital_id, t.c.id),
                            conn)
