@@ -116,6 +116,7 @@ def patrol_points(
     *,
     clusters: pd.DataFrame | None = None,
     offset_m: float | None = None,
+    entrances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Patrol points per hospital: its hotspot clusters plus fixed points.
 
@@ -131,6 +132,9 @@ def patrol_points(
         peak_windows); None for fixed points only.
     offset_m
         Distance of the gates from the hospital point (default ``settings.PATROL_FIXED_POINT_OFFSET_M``).
+    entrances
+        Named entrances (hospital_id, name, lon, lat; ``geo.io.reference.load_entrances``): a hospital
+        that has them patrols its real gates instead of the two gates placed at ``offset_m``.
 
     Returns
     -------
@@ -167,7 +171,15 @@ def patrol_points(
                     "kind": "hotspot", "lon": float(c.lon), "lat": float(c.lat), "hot": True,
                     "peak_windows": list(c.peak_windows or []),
                 })
+        gates = entrances[entrances["hospital_id"] == h.hospital_id] if entrances is not None and len(entrances) else ()
+        for k, g in enumerate(gates.itertuples(index=False) if len(gates) else (), start=1):
+            pts.append({
+                "point_id": f"{h.hospital_id}-E{k}", "hospital_id": h.hospital_id, "name": str(g.name),
+                "kind": "fixed", "lon": float(g.lon), "lat": float(g.lat), "hot": False, "peak_windows": [],
+            })
         for key, label, bearing, frac in FIXED_POINTS:
+            if len(gates) and key != "reg":
+                continue  # the real entrances replace the placed gates
             dx = offset_m * frac * math.sin(math.radians(bearing))
             dy = offset_m * frac * math.cos(math.radians(bearing))
             lon, lat = unproject(x0 + dx, y0 + dy, epsg)
@@ -209,7 +221,10 @@ def build_roster(
     Parameters
     ----------
     officers
-        officer_id, hospital_id (officers without a hospital are ignored).
+        officer_id, hospital_id (officers without a hospital are ignored); optionally the roster's
+        ``shift`` (a shift name the officer always works, "" = rotating) and ``rest_days`` (fixed
+        ISO weekdays such as "6,7", "" = the rotating 7-day cycle), as imported by
+        ``geo.io.reference``.
     month
         "YYYY-MM".
     seed
@@ -236,6 +251,12 @@ def build_roster(
     rows = []
     tz = settings.TIMEZONE
     staffed = officers[officers["hospital_id"].notna()].sort_values("officer_id")
+    # The imported roster's fixed shifts and rest days; officers without them rotate as before.
+    fixed_shift = {o: s for o, s in zip(staffed["officer_id"], staffed.get("shift", pd.Series("", index=staffed.index)),
+                                        strict=True) if isinstance(s, str) and s in shifts}
+    fixed_rest = {o: {int(d) for d in r.split(",") if d.strip()} for o, r in
+                  zip(staffed["officer_id"], staffed.get("rest_days", pd.Series("", index=staffed.index)), strict=True)
+                  if isinstance(r, str) and r.strip()}
     for hi, (hid, grp) in enumerate(staffed.groupby("hospital_id", sort=True)):
         rng = np.random.default_rng([int(seed), hi, 0])
         ids = list(grp["officer_id"])
@@ -246,20 +267,25 @@ def build_roster(
         worked = dict.fromkeys(ids, 0)
         for day in days:
             i = day.toordinal()
-            on = [o for o in ids if (i + phase[o]) % 7 >= rest_n and day not in absences.get(o, set())]
+            on = [o for o in ids
+                  if ((day.isoweekday() not in fixed_rest[o]) if o in fixed_rest else (i + phase[o]) % 7 >= rest_n)
+                  and day not in absences.get(o, set())]
             if not on:
                 continue
             n_early = math.ceil(len(on) / 2) if len(names) > 1 else len(on)
+            # Officers with a fixed shift work it; the rotating ones fill the early shift up to half the team.
+            n_early = max(0, n_early - sum(fixed_shift.get(o) == early for o in on))
             tiebreak = rng.random(len(on))
             # Fair rotation: the lowest share of early shifts among days worked so far goes first.
-            order = sorted(range(len(on)), key=lambda j: ((early_count[on[j]] + 1) / (worked[on[j]] + 2), tiebreak[j]))
+            order = sorted((j for j in range(len(on)) if on[j] not in fixed_shift),
+                           key=lambda j: ((early_count[on[j]] + 1) / (worked[on[j]] + 2), tiebreak[j]))
             for o in on:
                 worked[o] += 1
-            early_set = {on[j] for j in order[:n_early]}
+            early_set = {on[j] for j in order[:n_early]} | {o for o in on if fixed_shift.get(o) == early}
             k_by_shift: dict[str, int] = {}
             for o in sorted(on, key=lambda o: (o not in early_set, o)):
-                sh = early if o in early_set else late
-                if o in early_set:
+                sh = fixed_shift.get(o) or (early if o in early_set else late)
+                if sh == early:
                     early_count[o] += 1
                 s0, s1, m0, m1 = shifts[sh]
                 k = k_by_shift.get(sh, 0)

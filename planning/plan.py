@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from core import settings
 from core.trust.access import AccessScope
+from geo.io.reference import load_entrances
 from planning.actions import ActionLock, ActionPlanResult, daily_hourly_risk, month_days, solve_actions
 from planning.patrols import PatrolPlan, build_roster, patrol_points, plan_patrols
 
@@ -363,7 +364,7 @@ def find_points(engine: Engine, *, month: str, hospitals: pd.DataFrame) -> pd.Da
     # Complaints placed at the hospital they name carry no location of their own.
     located = events[~events["approximate"]]
     clusters = find_clusters(located, hospitals=hospitals) if len(located) else None
-    return patrol_points(hospitals, located, clusters=clusters)
+    return patrol_points(hospitals, located, clusters=clusters, entrances=load_entrances(engine))
 
 
 def make_plan(

@@ -24,6 +24,7 @@ from core.db.schema import (
     Base,
     DailyOutcome,
     Hospital,
+    HospitalEntrance,
     ImportBatch,
     Incident,
     KeylistEntry,
@@ -38,7 +39,7 @@ from core.db.schema import (
 )
 
 __all__ = [
-    "INCIDENT_COLUMNS", "ActionOutcome", "AuditEntry", "Base", "DailyOutcome", "Hospital", "ImportBatch",
+    "INCIDENT_COLUMNS", "ActionOutcome", "AuditEntry", "Base", "DailyOutcome", "Hospital", "HospitalEntrance", "ImportBatch",
     "Incident", "KeylistEntry", "LoginFailure", "Meta", "Officer", "PlanAction", "PlanEdit", "PlanRecord",
     "PoliceUnit", "User", "count_incidents", "ensure_month_partitions", "get_engine", "get_meta", "has_geometry",
     "incident_count", "is_demo", "load_hospitals",

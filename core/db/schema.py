@@ -126,6 +126,11 @@ class Officer(Base):
     hospital_id: Mapped[str | None] = mapped_column(ForeignKey("hospitals.id"), nullable=True)
     phone: Mapped[str] = mapped_column(String(32), default="")  # sensitive
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # reference data (issue 10.8): the roster's fixed shift and rest days (migration 0005).
+    #: A shift name of ``settings.PATROL_SHIFTS`` the officer always works; "" rotates early and late shifts.
+    shift: Mapped[str] = mapped_column(String(16), default="")
+    #: Fixed weekly rest days as ISO weekdays ("6,7" = Saturday and Sunday); "" = a rotating 7-day cycle.
+    rest_days: Mapped[str] = mapped_column(String(20), default="")
 
 
 class Meta(Base):
@@ -135,6 +140,22 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- reference data (issue 10.8)
+
+
+class HospitalEntrance(Base):
+    """A named entrance of a hospital (东门, 急诊入口 ...): a fixed patrol point of the hospital."""
+
+    __tablename__ = "hospital_entrances"
+    __table_args__ = (UniqueConstraint("hospital_id", "name", name="uq_hospital_entrance_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hospital_id: Mapped[str] = mapped_column(ForeignKey("hospitals.id"))
+    name: Mapped[str] = mapped_column(String(40))
+    lon: Mapped[float] = mapped_column(Float)  # WGS-84
+    lat: Mapped[float] = mapped_column(Float)
 
 
 # --------------------------------------------------------------------------- users

@@ -92,6 +92,85 @@ def _audit(engine, scope) -> None:
         )
 
 
+# --- reference data (issue 10.8): hospital list, police units, officer roster
+
+
+def _reference_data(engine, scope) -> None:
+    """Upload the bureau's hospital list (with entrances), police units and officer roster."""
+    from core.db import load_officers, load_units
+    from core.safeio import frame_to_csv_bytes
+    from core.trust.audit import record
+    from geo.io.ingest import ImportError_
+    from geo.io.reference import KIND_LABELS, import_reference, load_entrances
+
+    st.subheader("基础数据：医院名单、警力单位、民警花名册")
+    st.caption(
+        "新部署按顺序导入：① 医院名单（含出入口）→ ② 警力单位 → ③ 民警花名册，然后再导入警情。"
+        "同一编号再次导入即更新；每一行都计为 接收、不合格（附原因）或 重复。格式见样例文件（样例，非真实数据）。"
+    )
+    m = st.columns(4)
+    m[0].metric("医院", f"{len(load_hospitals(engine)):,}")
+    m[1].metric("出入口", f"{len(load_entrances(engine)):,}")
+    m[2].metric("警力单位", f"{len(load_units(engine)):,}")
+    m[3].metric("民警", f"{len(load_officers(engine)):,}")
+    samples = settings.DATA_DIR / "samples"
+    tabs = st.tabs(["① 医院名单", "② 警力单位", "③ 民警花名册"])
+    for tab, kind, sample in zip(tabs, ("hospitals", "units", "roster"),
+                                 ("hospitals_sample.csv", "units_sample.csv", "roster_sample.csv"), strict=True):
+        with tab:
+            upload = st.file_uploader(f"{KIND_LABELS[kind]}文件（CSV/XLSX）", type=["csv", "xlsx", "txt"],
+                                      key=f"ref_file_{kind}")
+            kwargs: dict = {}
+            if kind == "hospitals":
+                c1, c2 = st.columns(2)
+                kwargs["crs"] = c1.selectbox(
+                    "坐标系", options=["wgs84", "gcj02", "bd09"], key="ref_crs",
+                    format_func={"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}.get,
+                )
+                ent = c2.file_uploader("出入口文件（可选；XLSX 的“出入口”工作表会自动导入）", type=["csv", "xlsx"],
+                                       key="ref_file_entrances")
+                if ent is not None:
+                    kwargs.update(entrances=ent.getvalue(), entrances_filename=ent.name)
+            if (samples / sample).is_file():
+                st.download_button("下载样例文件（样例）", (samples / sample).read_bytes(), file_name=sample,
+                                   mime="text/csv", key=f"ref_sample_{kind}")
+            if upload is not None and st.button("导入", type="primary", key=f"ref_go_{kind}"):
+                try:
+                    result = import_reference(kind, upload.getvalue(), filename=upload.name, engine=engine,
+                                              username=scope.username, **kwargs)
+                except (ImportError_, ValueError) as exc:
+                    st.error(f"导入失败：{exc}")
+                else:
+                    st.session_state[f"ref_result_{kind}"] = result
+                    from dashboard import data as dashboard_data
+
+                    dashboard_data.clear_caches()
+            result = st.session_state.get(f"ref_result_{kind}")
+            for res in (result, getattr(result, "entrances", None)):
+                if res is None:
+                    continue
+                st.markdown(f"**导入结果：{KIND_LABELS[res.kind]} {res.filename}**")
+                r = st.columns(5)
+                r[0].metric("总行数", f"{res.total:,}")
+                r[1].metric("新增", f"{res.inserted:,}")
+                r[2].metric("更新", f"{res.updated:,}")
+                r[3].metric("不合格", f"{res.rejected:,}")
+                r[4].metric("重复/未变化", f"{res.duplicates:,}")
+                if res.rejected and not res.rejected_rows.empty:
+                    st.caption("不合格的行（原因见“原因”列），修改后可再次导入")
+                    # Shown as data, never as HTML; personal columns only reach administrators.
+                    st.dataframe(res.rejected_rows, hide_index=True, width="stretch")
+                    rejected_csv = frame_to_csv_bytes(res.rejected_rows)
+                    st.download_button(
+                        "下载不合格行（CSV）", rejected_csv, file_name=f"不合格行_{res.kind}_{res.batch_id}.csv",
+                        mime="text/csv", key=f"ref_dl_{res.kind}_{res.batch_id}",
+                        on_click=lambda res=res, data=rejected_csv: record(
+                            "export", username=scope.username, engine=engine, data=data,
+                            detail=f"不合格行 {KIND_LABELS[res.kind]} 批次{res.batch_id} {res.filename}",
+                        ),
+                    )
+
+
 def render() -> None:
     """Draw the page for the signed-in administrator."""
     st.title("系统管理")
@@ -103,6 +182,8 @@ def render() -> None:
         st.stop()
     engine = get_engine(settings.DB_URL)
     _users(engine, scope)
+    st.divider()
+    _reference_data(engine, scope)
     st.divider()
     _audit(engine, scope)
 
