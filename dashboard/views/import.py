@@ -124,7 +124,7 @@ if upload is not None:
                 raw, source=source, crs=crs, sheet=sheet, filename=upload.name, engine=data.engine(),
                 username=scope.username, progress=_progress,
             )
-        except ValueError as exc:
+        except (ValueError, PermissionError) as exc:  # PermissionError: a demo store refuses real data
             bar.empty()
             st.error(f"导入失败：{md(exc)}")
             st.stop()

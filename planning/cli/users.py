@@ -92,7 +92,7 @@ def _users_list(args: argparse.Namespace) -> int:
         return 0
     for row in df.itertuples(index=False):
         state = "启用" if row.active else "停用"
-        extra = f" 医院={row.hospital_id}" if row.hospital_id else ""
+        extra = f" 医院={row.hospital_id}" if isinstance(row.hospital_id, str) and row.hospital_id else ""
         demo = " [演示]" if row.demo else ""
         print(f"{row.username}\t{row.role_label}\t{state}{extra}{demo}\t{row.display_name or ''}")
     return 0
