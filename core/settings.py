@@ -99,6 +99,10 @@ SESSION_MAX_HOURS: float = 12.0
 DISPLAY_SESSION_HOURS: float = 4.0
 #: Name of the session cookie (HttpOnly, SameSite=Strict; Secure when served over TLS).
 SESSION_COOKIE: str = "hh_session"
+#: Require the session cookie on every rerun (set by ``python -m dashboard.serve``, which serves the HTTP routes that
+#: set it). Off under plain ``streamlit run dashboard/app.py``: sessions are then server-side records held by the
+#: Streamlit session only (not bound to the browser; for development and tests).
+SESSION_COOKIE_REQUIRED: bool = False
 #: Set the cookie's Secure flag (the dashboard is behind TLS); by default it is set when the request came by HTTPS.
 SESSION_COOKIE_SECURE: bool = False
 #: Days a quarantine file of rejected rows (raw personal data) is kept before it is deleted.

@@ -40,11 +40,11 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 def sign_in() -> AccessScope:
-    """Sign the user in (``dashboard.auth_ui.require_login``) and remember the scope for the pages.
+    """Sign the user in (``dashboard.session.require_login``) and remember the scope for the pages.
 
     There is deliberately no fallback: without the sign-in module the app must not start.
     """
-    from dashboard import auth_ui
+    from dashboard import session as auth_ui  # the sign-in module (issue 11)
 
     scope = auth_ui.require_login()
     st.session_state["scope"] = scope
@@ -52,8 +52,8 @@ def sign_in() -> AccessScope:
 
 
 def allowed_page_keys(scope: AccessScope) -> set[str]:
-    """Keys of :data:`PAGES` the scope may open (``auth_ui.allowed_pages`` may name keys or titles)."""
-    from dashboard import auth_ui
+    """Keys of :data:`PAGES` the scope may open (``session.allowed_pages`` may name keys or titles)."""
+    from dashboard import session as auth_ui  # the sign-in module (issue 11)
 
     names = set(auth_ui.allowed_pages(scope))
     return {p.key for p in PAGES if p.key in names or p.title in names or f"views/{p.key}.py" in names}
