@@ -819,6 +819,32 @@ def _classify(desc: np.ndarray, srccat: np.ndarray | None) -> np.ndarray:
     return labels.to_numpy(dtype=object)[codes]
 
 
+def purge_quarantine(*, now: float | None = None, engine: Engine | None = None) -> list[str]:
+    """Delete quarantine files (rejected rows with raw personal data) older than
+    ``settings.QUARANTINE_RETENTION_DAYS``; returns their paths (the deletion is audited when ``engine`` is given).
+    Runs at the start of every import."""
+    import time
+
+    qdir = settings.VAR_DIR / "quarantine"
+    if not qdir.is_dir():
+        return []
+    limit = (now if now is not None else time.time()) - settings.QUARANTINE_RETENTION_DAYS * 86400
+    gone = []
+    for path in qdir.glob("*_rejected.csv"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                gone.append(str(path))
+        except FileNotFoundError:
+            continue
+    if gone and engine is not None:
+        from core.trust.audit import record
+
+        record("quarantine_purge", username="system", engine=engine,
+               detail=f"删除超过 {settings.QUARANTINE_RETENTION_DAYS} 天的隔离文件 {len(gone)} 个")
+    return gone
+
+
 def _write_quarantine(rejected: pd.DataFrame, batch_id: int, filename: str) -> str:
     from core.safeio import frame_to_csv_bytes
 
@@ -890,6 +916,7 @@ def import_file(
         storekind.claim(engine, "demo")
     else:
         storekind.require_real(engine, username=username)
+    purge_quarantine(engine=engine)
     crs = normalize_crs_name(crs or "wgs84")
     data, name = _read_bytes(src)
     name = filename or name
