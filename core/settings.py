@@ -186,6 +186,11 @@ class Settings:
     #: (warned when an edit lowers it below; unedited demo plans range 0.54-0.97).
     patrol_min_entropy_share: float = 0.5
 
+    #: Require the session cookie on every rerun (set by ``python -m dashboard.serve``, which serves the HTTP routes that
+    #: set it). Off under plain ``streamlit run dashboard/app.py``: sessions are then server-side records held by the
+    #: Streamlit session only (not bound to the browser; for development and tests).
+    session_cookie_required: bool = False
+
     def __post_init__(self) -> None:
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{Path(self.var_dir) / 'hotspots.sqlite'}")

@@ -43,11 +43,11 @@ TERMS = {
 
 
 def sign_in() -> AccessScope:
-    """Sign the user in (``dashboard.auth_ui.require_login``) and remember the scope for the pages.
+    """Sign the user in (``dashboard.session.require_login``) and remember the scope for the pages.
 
     There is deliberately no fallback: without the sign-in module the app must not start.
     """
-    from dashboard import auth_ui
+    from dashboard import session as auth_ui  # the sign-in module (issue 11)
 
     scope = auth_ui.require_login()
     st.session_state["scope"] = scope
@@ -55,8 +55,8 @@ def sign_in() -> AccessScope:
 
 
 def allowed_page_keys(scope: AccessScope) -> set[str]:
-    """Keys of :data:`PAGES` the scope may open (``auth_ui.allowed_pages`` names access names or keys)."""
-    from dashboard import auth_ui
+    """Keys of :data:`PAGES` the scope may open (``session.allowed_pages`` may name keys or titles)."""
+    from dashboard import session as auth_ui  # the sign-in module (issue 11)
 
     return {p.key for p in registry.allowed(auth_ui.allowed_pages(scope))}
 

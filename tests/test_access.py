@@ -145,7 +145,7 @@ def test_require_checks_each_condition():
 
 
 def test_pages_follow_roles():
-    from dashboard.auth_ui import ALIASES, PAGES, allowed_pages
+    from dashboard.session import ALIASES, PAGES, allowed_pages
 
     def canonical(scope):
         return allowed_pages(scope) & PAGES

@@ -295,7 +295,7 @@ def test_cli_disable_blocks_sign_in(engine, monkeypatch):
 def _login_app():
     import streamlit as st
 
-    from dashboard.auth_ui import require_login
+    from dashboard.session import require_login
 
     scope = require_login()
     st.write(f"ROLE={scope.role}")
@@ -342,7 +342,9 @@ def test_dashboard_session_expires_after_inactivity(app, engine):
     app.run()
     _sign_in(app, "cmd", GOOD)
     assert "ROLE=commander" in _shown(app)
-    app.session_state["_auth"]["last"] -= settings.SESSION_TIMEOUT_MIN * 60 + 1
+    # Age the server-side session record (as if the user had been away).
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE auth_sessions SET last_seen = '2000-01-01 00:00:00'"))
     app.run()
     assert "ROLE=" not in _shown(app)
     assert any("超时" in w.value for w in app.warning)

@@ -394,3 +394,112 @@ def test_hostile_hospital_names_come_out_inert_in_the_pdf_xlsx_and_csv(tmp_path_
     wb = load_workbook(io.BytesIO(export_xlsx(plan, scope=scope)))
     cells = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert not [c for c in cells if c[:1] in "=+-@\t\r"]
+
+
+# --------------------------------------------------------------------------- bounded imports (issue 11)
+
+_PROBE = r"""
+import json, resource, sys, time
+from core.db import get_engine
+from geo.io.ingest import ImportError_, import_file, read_grid
+data = open(sys.argv[1], "rb").read()
+t = time.monotonic()
+out = {}
+try:
+    if sys.argv[3] == "preview":
+        grid, _ = read_grid(data, max_rows=1000)
+        out["rows"] = len(grid)
+    else:
+        out["summary"] = import_file(data, engine=get_engine(sys.argv[2]), source="110", filename="f").summary()
+except ImportError_ as exc:
+    out["refused"] = str(exc)
+out["seconds"] = time.monotonic() - t
+out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def _probe(path: Path, tmp_path: Path, mode: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / f'probe-{mode}.sqlite'}"
+    r = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path), url, mode], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _xlsx_with_sheet(sheet_xml_parts, path: Path) -> Path:
+    """An XLSX whose first worksheet XML is replaced by the streamed ``sheet_xml_parts``."""
+    wb = Workbook()
+    wb.active.append(HEADER)
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for info in src.infolist():
+            if info.filename == "xl/worksheets/sheet1.xml":
+                with dst.open("xl/worksheets/sheet1.xml", "w") as fh:
+                    for part in sheet_xml_parts:
+                        fh.write(part)
+            else:
+                dst.writestr(info, src.read(info.filename))
+    return path
+
+
+def _sheet(rows_xml, dimension: str | None):
+    head = '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    yield head.encode()
+    if dimension:
+        yield f'<dimension ref="{dimension}"/>'.encode()
+    yield b"<sheetData>"
+    cells = "".join(f'<c r="{chr(65 + j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(HEADER))
+    yield f'<row r="1">{cells}</row>'.encode()
+    yield from rows_xml
+    yield b"</sheetData></worksheet>"
+
+
+def _many_rows(start: int, n: int):
+    block = 100_000
+    for a in range(start, start + n, block):
+        yield "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(a, min(a + block, start + n))).encode()
+
+
+BOMBS = {
+    # The reported file: a small XLSX declaring 10.9 million rows.
+    "declared_rows": lambda p: _xlsx_with_sheet(_sheet([b'<row r="10900000"><c r="A10900000"><v>1</v></c></row>'],
+                                                       "A1:G10900000"), p),
+    # The declaration lies (2 rows) and the sheet really has 2.5 million rows.
+    "real_rows": lambda p: _xlsx_with_sheet(_sheet(_many_rows(2, 2_500_000), "A1:G2"), p),
+    # No declaration; one row far down (openpyxl yields every empty row in between).
+    "row_gap": lambda p: _xlsx_with_sheet(_sheet([b'<row r="1900000"><c r="A1900000"><v>1</v></c></row>'], None), p),
+    # A cell in the last column (16 384 columns per row).
+    "wide": lambda p: _xlsx_with_sheet(_sheet([b'<row r="2"><c r="XFD2"><v>1</v></c></row>'], "A1:XFD2"), p),
+}
+
+
+def _random_text(path: Path, newlines: bool) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(20261101)
+    alphabet = np.frombuffer(b"abcdefghij0123456789,,,,,,;|\t\"' " + (b"\n" if newlines else b""), dtype=np.uint8)
+    path.write_bytes(rng.choice(alphabet, 400_000).tobytes())
+    return path
+
+
+@pytest.mark.parametrize("kind", [*BOMBS, "random_text", "random_text_lines"])
+@pytest.mark.parametrize("mode", ["import", "preview"])
+def test_hostile_files_are_refused_within_the_limits(kind, mode, tmp_path):
+    if kind.startswith("random_text"):
+        path = _random_text(tmp_path / "random.csv", newlines=kind.endswith("lines"))
+    else:
+        path = BOMBS[kind](tmp_path / f"{kind}.xlsx")
+    assert path.stat().st_size < geo_settings.MAX_IMPORT_BYTES
+    out = _probe(path, tmp_path, mode)
+    assert out["seconds"] < 30, out
+    assert out["max_rss_mb"] < 1024, out
+    if mode == "import" or kind != "row_gap":
+        assert "refused" in out or out.get("summary", {}).get("accepted", 0) <= 1, out

@@ -131,3 +131,64 @@ def test_any_id_number_in_any_text_is_masked(before, after, body, last):
     number = body + last
     masked = mask_text(f"{before}身份证{number}{after}")
     assert number not in masked and body[6:14] not in masked
+
+
+# --------------------------------------------------------------------------- personal data only where allowed (issue 11)
+
+
+def test_import_preview_and_rejected_rows_are_masked_for_roles_that_may_not_see_them():
+    import pandas as pd
+
+    from core.trust.privacy import contains_personal, mask_table
+
+    raw = pd.DataFrame({"报警人": ["张三丰"], "电话": ["13812345678"], "内容": ["身份证110101199003071234 来电"],
+                        "原因": ["时间无法识别"]})
+    masked = mask_table(raw, ["报警人"])
+    assert masked.at[0, "报警人"] != "张三丰"
+    assert not any(contains_personal(v) for v in masked.to_numpy().ravel())
+    assert masked.at[0, "原因"] == "时间无法识别"
+
+
+def test_quarantine_files_are_deleted_after_the_retention(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from core import settings
+    from geo.io.ingest import purge_quarantine
+
+    monkeypatch.setattr(settings, "VAR_DIR", tmp_path)
+    q = tmp_path / "quarantine"
+    q.mkdir()
+    old, new = q / "batch1_a_rejected.csv", q / "batch2_b_rejected.csv"
+    old.write_text("x")
+    new.write_text("y")
+    past = time.time() - (settings.QUARANTINE_RETENTION_DAYS + 1) * 86400
+    os.utime(old, (past, past))
+    assert purge_quarantine() == [str(old)]
+    assert not old.exists() and new.exists()
+
+
+def test_cli_personal_export_needs_a_named_user_and_a_reason(tmp_path_factory, monkeypatch, capsys):
+    import io
+    import sys
+
+    from core import settings
+    from core.trust.audit import list_entries
+    from core.trust.auth import create_user
+    from planning.cli import main
+    from tests._planning_store import MONTH, writable
+
+    engine = writable(tmp_path_factory, "personal-cli")
+    monkeypatch.setattr(settings, "DB_URL", str(engine.url))
+    out = tmp_path_factory.mktemp("out")
+    base = ["plan", "--month", MONTH, "--out", str(out), "--formats", "json", "--seed", "1", "--personal"]
+    assert main(base) == 2
+    assert "--reason" in capsys.readouterr().err
+    assert not (out / "plan.json").exists()
+    create_user(engine, "chief", "Zhihui-2026!x", role="commander")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Zhihui-2026!x\n"))
+    assert main([*base, "--user", "chief", "--password-stdin", "--reason", "排班核对"]) == 0
+    actions = list_entries(engine)
+    mine = actions[actions["username"] == "chief"]
+    assert {"unmask", "personal_export"} <= set(mine["action"])
+    assert "排班核对" in " ".join(mine["detail"])

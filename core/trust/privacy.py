@@ -173,3 +173,20 @@ def contains_personal(text: object) -> bool:
     """True if ``text`` still contains something that looks like a phone, ID or card number."""
     s = "" if text is None else str(text)
     return bool(_MOBILE.search(s) or _LANDLINE.search(s) or _ID18.search(s) or _ID15.search(s) or _CARD.search(s))
+
+
+def mask_table(df: pd.DataFrame, name_columns: tuple | list = ()) -> pd.DataFrame:
+    """A raw table (an import preview, rejected rows) with personal data masked in every cell.
+
+    Columns named in ``name_columns`` (positions or labels) are masked as person names; every other text cell is
+    scrubbed of phone, ID and card numbers and named persons (:func:`mask_text`). Use it for every role whose
+    scope is not ``personal`` (unmasking is audited, :func:`core.trust.disclosure.unmask`).
+    """
+    out = mask_frame(df)
+    names = set(name_columns)
+    for j, col in enumerate(out.columns):
+        if j in names or col in names:
+            out[col] = out[col].map(mask_person_name).astype(object)
+        else:
+            out[col] = out[col].map(lambda v: mask_text(v) if isinstance(v, str) and v else v).astype(object)
+    return out

@@ -1,6 +1,6 @@
 """管理员页面: users (add, disable, enable) and the audit trail (view, export).
 
-Registered in the navigation only for administrators (``auth_ui.allowed_pages``); the library
+Registered in the navigation only for administrators (``session.allowed_pages``); the library
 functions it calls (``core.trust.auth.list_users``, ``core.trust.audit.list_entries`` / ``export_csv``)
 check the role again.
 """
@@ -14,8 +14,8 @@ from core.db import get_engine, load_hospitals
 from core.trust.access import ROLES, require
 from core.trust.audit import ACTIONS, export_csv, list_entries
 from core.trust.auth import create_user, list_users, set_active
-from dashboard.auth_ui import current_scope
 from dashboard.safe import md
+from dashboard.session import current_scope
 
 
 def _users(engine, scope) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import safeio, settings
 from core.trust import audit
+from core.trust.privacy import mask_table
 from dashboard import data, ui
 from dashboard.safe import md
 from geo.io import ingest
@@ -87,9 +88,9 @@ if upload is not None:
         st.stop()
     st.subheader("列识别预览")
     try:
-        grid, enc = ingest.read_grid(raw, sheet=sheet)
+        grid, enc = ingest.read_grid(raw, sheet=sheet, max_rows=ingest.HEAD_ROWS)  # a preview reads the first rows
     except ValueError as exc:
-        st.error(f"无法读取文件：{exc}")
+        st.error(f"无法读取文件：{md(exc)}")
         st.stop()
     try:
         hrow, cols = ingest.find_header(grid, ingest.load_header_map())
@@ -101,7 +102,7 @@ if upload is not None:
         st.stop()
     headers = ["" if h is None else str(h) for h in grid.iloc[hrow].tolist()]
     mapping = [{"系统字段": FIELD_LABELS.get(f, f), "文件列名": headers[j]} for f, j in cols.items()]
-    st.caption(f"编码/格式：{enc}；表头在第 {hrow + 1} 行；共 {len(grid) - hrow - 1:,} 行数据。")
+    st.caption(f"编码/格式：{md(enc)}；表头在第 {hrow + 1} 行；预览读取前 {len(grid) - hrow - 1:,} 行数据。")
     st.dataframe(mapping, hide_index=True, width="content")
     unmapped = [h for j, h in enumerate(headers) if h and j not in set(cols.values())]
     if unmapped:
@@ -110,7 +111,9 @@ if upload is not None:
         _mapping_editor(grid, hrow, cols)
     preview = grid.iloc[hrow + 1: hrow + 11].copy()
     preview.columns = [h or f"列{j + 1}" for j, h in enumerate(headers)][: preview.shape[1]]
-    st.caption("前 10 行（原样显示）")
+    if not scope.personal:  # personal data masked for every role not allowed to see it (issue 11)
+        preview = mask_table(preview, [cols[f] for f in ("caller_name",) if f in cols])
+    st.caption("前 10 行（个人信息已脱敏）" if not scope.personal else "前 10 行（原样显示）")
     st.dataframe(ui.tidy(preview), hide_index=True, width="stretch")
 
     if st.button("开始导入", type="primary", key="imp_go"):
@@ -151,9 +154,10 @@ if result is not None:
         st.caption("坐标有改动的行（每行一条说明）")
         st.dataframe(notes, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(notes)))
     if result.rejected and not result.rejected_rows.empty:
-        st.caption("不合格的行（原因见“原因”列）")
-        st.dataframe(ui.tidy(result.rejected_rows), hide_index=True, width="stretch")
-        rejected_csv = safeio.frame_to_csv_bytes(result.rejected_rows)
+        rows = result.rejected_rows if scope.personal else mask_table(result.rejected_rows)
+        st.caption("不合格的行（原因见“原因”列" + ("）" if scope.personal else "；个人信息已脱敏）"))
+        st.dataframe(ui.tidy(rows), hide_index=True, width="stretch")
+        rejected_csv = safeio.frame_to_csv_bytes(rows)
         st.download_button(
             "下载不合格行（CSV）", rejected_csv,
             file_name=f"不合格行_{result.batch_id or ''}.csv", mime="text/csv", key="imp_dl",

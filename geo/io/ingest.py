@@ -166,10 +166,16 @@ def _csv_chunks(data: bytes, enc: str, *, chunk_rows: int, robust: bool = False)
     delim = _sniff_delimiter(head)
     rows = list(csv.reader(io.StringIO("\n".join(head)), delimiter=delim))
     width = max((len(r) for r in rows), default=1)
+    _check_width(width)
     if robust:
         # Slow path for files whose rows are wider than the C parser was told to expect.
         stream = io.TextIOWrapper(io.BytesIO(data), encoding=enc, errors="replace", newline="")
-        recs = list(csv.reader(stream, delimiter=delim))
+        recs = []
+        for rec in csv.reader(stream, delimiter=delim):
+            _check_width(len(rec))
+            recs.append(rec)
+            if len(recs) > settings.MAX_IMPORT_ROWS:
+                raise ImportError_(f"行数超过上限 {settings.MAX_IMPORT_ROWS:,}，请拆分文件后导入")
         for i in range(0, max(len(recs), 1), chunk_rows):
             part = pd.DataFrame(recs[i : i + chunk_rows], dtype=object).fillna("")
             part.index = np.arange(i, i + len(part))
@@ -192,6 +198,79 @@ def _csv_chunks(data: bytes, enc: str, *, chunk_rows: int, robust: bool = False)
     )
     with reader:
         yield from reader
+
+
+def _check_width(width: int) -> None:
+    """Refuse a table wider than ``settings.MAX_IMPORT_COLUMNS`` before it is parsed (random text with many
+    delimiters on one line made pandas build thousands of columns: 98 s and 1.2 GB for 400 KB)."""
+    if width > settings.MAX_IMPORT_COLUMNS:
+        raise ImportError_(
+            f"列数过多（{width:,} 列，上限 {settings.MAX_IMPORT_COLUMNS} 列）：文件不像 110 警情或投诉表格，已拒绝"
+        )
+
+
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _xlsx_sheet_member(zf: zipfile.ZipFile, sheet: str | None) -> str | None:
+    """The zip member of the requested (or first) worksheet, from workbook.xml and its relationships."""
+    try:
+        wb = zf.read("xl/workbook.xml")[:1_000_000]
+        rels = zf.read("xl/_rels/workbook.xml.rels")[:1_000_000]
+    except KeyError:
+        return None
+    sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*?name=\"([^\"]*)\"[^>]*?r:id=\"([^\"]+)\"", wb)
+    if not sheets:
+        return None
+    rid = next((r for n, r in sheets if sheet is not None and n.decode("utf-8", "replace") == sheet), sheets[0][1])
+    m = re.search(rb"<Relationship\b[^>]*?Id=\"" + re.escape(rid) + rb"\"[^>]*?Target=\"([^\"]+)\"", rels)
+    if m is None:
+        m = re.search(rb"<Relationship\b[^>]*?Target=\"([^\"]+)\"[^>]*?Id=\"" + re.escape(rid) + rb"\"", rels)
+    if m is None:
+        return None
+    target = m.group(1).decode("utf-8", "replace").lstrip("/")
+    return target if target.startswith("xl/") else f"xl/{target}"
+
+
+def _check_xlsx_dimension(zf: zipfile.ZipFile, sheet: str | None) -> None:
+    """Refuse a worksheet whose declared dimension exceeds the row/column limits, before openpyxl parses it.
+
+    A 3.2 MB file declaring 10.9 million rows made openpyxl pad and yield every row (1.3 GB, > 600 s).
+    """
+    member = _xlsx_sheet_member(zf, sheet)
+    if member is None or member not in zf.namelist():
+        return
+    with zf.open(member) as fh:
+        head = fh.read(8192)
+    m = _DIMENSION.search(head)
+    if m is not None:
+        last_col, last_row = m.group(3) or m.group(1), m.group(4) or m.group(2)
+        rows = int(last_row) if last_row else 0
+        cols = _col_number(last_col.decode()) if last_col else 0
+        if rows > settings.MAX_IMPORT_ROWS + HEADER_SEARCH_ROWS:
+            raise ImportError_(
+                f"工作表声明了 {rows:,} 行，超过上限 {settings.MAX_IMPORT_ROWS:,} 行（疑似“行数炸弹”），已拒绝；请拆分文件"
+            )
+        _check_width(cols)
+    # The declaration may lie: count the row elements in the decompressed XML (fast, no parsing).
+    rows, tail = 0, b""
+    with zf.open(member) as fh:
+        while block := fh.read(1 << 22):
+            chunk = tail + block
+            rows += chunk.count(b"<row") + chunk.count(b":row ")
+            tail = chunk[-8:]
+            rows -= tail.count(b"<row") + tail.count(b":row ")  # counted again with the next block
+            if rows > settings.MAX_IMPORT_ROWS + HEADER_SEARCH_ROWS:
+                raise ImportError_(
+                    f"工作表超过 {settings.MAX_IMPORT_ROWS:,} 行（疑似“行数炸弹”），已拒绝；请拆分文件后导入"
+                )
 
 
 def _check_zip(data: bytes) -> None:
@@ -220,14 +299,26 @@ def _cell_str(v: object) -> str:
     return str(v)
 
 
-def _read_xlsx_grid(data: bytes, sheet: str | None) -> pd.DataFrame:
+def _xlsx_rows(data: bytes, sheet: str | None, *, max_rows: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Stream ``(0-based row number, cells)`` of the worksheet, non-empty rows only, within the limits.
+
+    The declared dimension is checked first (:func:`_check_xlsx_dimension`); openpyxl reads in ``read_only`` mode
+    with the declared dimension reset (so rows are not padded to a forged width); rows, columns, cell length and
+    reading time are bounded while streaming. ``max_rows`` stops after that many rows (a preview).
+    """
+    import time
+
     import openpyxl
 
     _check_zip(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        _check_xlsx_dimension(zf, sheet)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for broken files
         raise ImportError_(f"XLSX 文件无法读取：{type(exc).__name__}") from exc
+    deadline = time.monotonic() + settings.MAX_IMPORT_SECONDS
+    limit_cols, limit_chars = settings.MAX_IMPORT_COLUMNS, settings.MAX_CELL_CHARS
     try:
         if sheet is not None:
             if sheet not in wb.sheetnames:
@@ -237,14 +328,40 @@ def _read_xlsx_grid(data: bytes, sheet: str | None) -> pd.DataFrame:
             if not wb.worksheets:
                 raise ImportError_("XLSX 文件中没有工作表")
             ws = wb.worksheets[0]
-        rows = [[_cell_str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        ws.reset_dimensions()  # never trust the declared size: no padding of rows and columns
+        for i, r in enumerate(ws.iter_rows(values_only=True)):
+            if max_rows is not None and i >= max_rows:
+                break
+            if i > settings.MAX_IMPORT_ROWS + HEADER_SEARCH_ROWS:
+                raise ImportError_(f"行数超过上限 {settings.MAX_IMPORT_ROWS:,}，请拆分文件后导入")
+            if not i % 4096 and time.monotonic() > deadline:
+                raise ImportError_(f"读取超过 {settings.MAX_IMPORT_SECONDS:.0f} 秒仍未完成，已停止；请拆分文件")
+            if not any(v is not None and v != "" for v in r):
+                continue
+            while r and (r[-1] is None or r[-1] == ""):
+                r = r[:-1]
+            _check_width(len(r))
+            yield i, [_cell_str(v)[:limit_chars] for v in r[:limit_cols]]
     except ImportError_:
         raise
     except Exception as exc:  # broken sheet XML surfaces only while iterating rows
         raise ImportError_(f"XLSX 工作表内容已损坏，无法读取：{type(exc).__name__}") from exc
     finally:
         wb.close()
-    return pd.DataFrame(rows, dtype=object).fillna("") if rows else pd.DataFrame()
+
+
+def _read_xlsx_grid(data: bytes, sheet: str | None, *, max_rows: int | None = None) -> pd.DataFrame:
+    """The worksheet's non-empty rows as strings; the index is the 0-based row number in the sheet."""
+    index, rows = [], []
+    for i, cells in _xlsx_rows(data, sheet, max_rows=max_rows):
+        index.append(i)
+        rows.append(cells)
+    if not rows:
+        return pd.DataFrame()
+    width = max(map(len, rows))
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    grid.index = np.asarray(index)
+    return grid
 
 
 def read_grid(data: bytes, *, sheet: str | None = None, max_rows: int | None = None) -> tuple[pd.DataFrame, str]:
@@ -252,22 +369,32 @@ def read_grid(data: bytes, *, sheet: str | None = None, max_rows: int | None = N
 
     ``max_rows`` limits how much is read (a preview).
     """
-    chunks, enc = _grid_chunks(data, sheet=sheet, chunk_rows=max_rows or 200_000)
     parts = []
-    for part in chunks:
-        parts.append(part)
-        if max_rows is not None:
+    for robust in (False, True):
+        chunks, enc = _grid_chunks(
+            data, sheet=sheet, chunk_rows=max_rows or 200_000, max_rows=max_rows, robust=robust
+        )
+        parts = []
+        try:
+            for part in chunks:
+                parts.append(part)
+                if max_rows is not None:
+                    break
             break
+        except pd.errors.ParserError:
+            # Ragged rows: read again with the csv module (as the import does).
+            if robust:
+                raise ImportError_("CSV 格式错误，无法解析") from None
     grid = pd.concat(parts) if parts else pd.DataFrame()
     return grid.dropna(axis=1, how="all"), enc
 
 
 def _grid_chunks(
-    data: bytes, *, sheet: str | None, chunk_rows: int, robust: bool = False
+    data: bytes, *, sheet: str | None, chunk_rows: int, robust: bool = False, max_rows: int | None = None
 ) -> tuple[Iterator[pd.DataFrame], str]:
     if data.startswith(b"PK\x03\x04"):
-        grid = _read_xlsx_grid(data, sheet)
-        return iter([grid[i : i + chunk_rows] for i in range(0, max(len(grid), 1), chunk_rows)]), "xlsx"
+        grid = _read_xlsx_grid(data, sheet, max_rows=max_rows)
+        return iter([grid.iloc[i : i + chunk_rows] for i in range(0, max(len(grid), 1), chunk_rows)]), "xlsx"
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportError_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV")
     enc = detect_encoding(data)
@@ -724,6 +851,32 @@ def _classify(desc: np.ndarray, srccat: np.ndarray | None) -> np.ndarray:
     return labels.to_numpy(dtype=object)[codes]
 
 
+def purge_quarantine(*, now: float | None = None, engine: Engine | None = None) -> list[str]:
+    """Delete quarantine files (rejected rows with raw personal data) older than
+    ``settings.QUARANTINE_RETENTION_DAYS``; returns their paths (the deletion is audited when ``engine`` is given).
+    Runs at the start of every import."""
+    import time
+
+    qdir = settings.VAR_DIR / "quarantine"
+    if not qdir.is_dir():
+        return []
+    limit = (now if now is not None else time.time()) - settings.QUARANTINE_RETENTION_DAYS * 86400
+    gone = []
+    for path in qdir.glob("*_rejected.csv"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                gone.append(str(path))
+        except FileNotFoundError:
+            continue
+    if gone and engine is not None:
+        from core.trust.audit import record
+
+        record("quarantine_purge", username="system", engine=engine,
+               detail=f"删除超过 {settings.QUARANTINE_RETENTION_DAYS} 天的隔离文件 {len(gone)} 个")
+    return gone
+
+
 def _write_quarantine(rejected: pd.DataFrame, batch_id: int, filename: str) -> str:
     from core.safeio import frame_to_csv_bytes
 
@@ -795,6 +948,7 @@ def import_file(
         storekind.claim(engine, "demo")
     else:
         storekind.require_real(engine, username=username)
+    purge_quarantine(engine=engine)
     crs = normalize_crs_name(crs or "wgs84")
     data, name = _read_bytes(src)
     name = filename or name
@@ -888,7 +1042,10 @@ def _chunk_factory(
         return xlsx_chunks, "xlsx", len(grid)
     _chunks, enc = _grid_chunks(data, sheet=sheet, chunk_rows=HEADER_SEARCH_ROWS)  # validates the format
     data = _without_nul(data, enc)
-    return (lambda robust, rows: _csv_chunks(data, enc, chunk_rows=rows, robust=robust)), enc, data.count(b"\n") + 1
+    lines = data.count(b"\n") + 1
+    if lines > settings.MAX_IMPORT_ROWS + HEADER_SEARCH_ROWS:
+        raise ImportError_(f"文件有 {lines:,} 行，超过上限 {settings.MAX_IMPORT_ROWS:,} 行，请拆分文件后导入")
+    return (lambda robust, rows: _csv_chunks(data, enc, chunk_rows=rows, robust=robust)), enc, lines
 
 
 def _without_nul(data: bytes, enc: str) -> bytes:

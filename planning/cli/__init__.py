@@ -2,7 +2,9 @@
 
 Each concern registers its own subcommands (the modules of ``planning/cli/`` expose ``register``);
 every command calls the same library functions the dashboard uses. Errors the user can fix
-(bad file, bad argument) print one line to stderr and exit with status 2, never a traceback.
+(bad file, bad argument) print one line to stderr and exit with status 2, never a traceback; faults of
+the store (read-only, disk full, corrupted or locked SQLite, unreachable PostgreSQL) print one Chinese line
+with the cause and what to do (:func:`core.trust.faults.describe_fault`) and exit with status 3.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from core.trust.faults import describe_fault
+
+        message = describe_fault(exc)
+        if message is None:
+            raise
+        print(f"错误: {message}（{type(exc).__name__}）", file=sys.stderr)
+        return 3
 
 
 def run() -> None:

@@ -56,7 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block", type=_date, action="append", default=[], help="不安排集中行动的日期，可重复")
     p.add_argument("--unified-day", nargs="?", const="auto", default=None,
                    help="全市统一行动日：不带值由系统选择，或给出日期 YYYY-MM-DD")
-    p.add_argument("--personal", action="store_true", help="导出民警真实姓名（默认脱敏）")
+    p.add_argument("--personal", action="store_true",
+                   help="导出民警真实姓名（默认脱敏）；须同时给出 --user（有权限的用户，需输入密码）和 --reason，并记入审计")
+    p.add_argument("--user", default=None, help="以该用户身份导出个人信息（--personal 时必填）")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入第一行读取密码")
+    p.add_argument("--reason", default=None, help="导出个人信息的事由（--personal 时必填）")
     p.add_argument("--formats", default=",".join(FORMATS),
                    help=f"导出格式，逗号分隔（默认全部：{','.join(FORMATS)}）")
     p.set_defaults(func=cmd_plan)
@@ -154,8 +158,25 @@ def cmd_keylist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _personal_scope(args, engine, month: str):
+    """The scope of ``--user`` with personal fields shown, after the reason is recorded (``--personal``)."""
+    from core.trust.audit import record
+    from core.trust.disclosure import unmask
+    from planning.cli.users import scope_from_args
+
+    if not args.user or not (args.reason or "").strip():
+        raise ValueError("导出个人信息（--personal）须同时给出 --user 用户名 和 --reason 事由，并将记入审计。")
+    signed_in = scope_from_args(args, engine)
+    scope = unmask(signed_in, reason=args.reason, engine=engine)
+    record("personal_export", username=scope.username, engine=engine,
+           detail=f"命令行导出含个人信息的巡防计划 {month}，事由：{args.reason.strip()}")
+    return scope
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """Make the month's plan and write every export into ``--out``."""
+    if args.personal and (not args.user or not (args.reason or "").strip()):
+        raise ValueError("导出个人信息（--personal）须同时给出 --user 用户名 和 --reason 事由，并将记入审计。")
     from core.trust.access import AccessScope
     from planning.export.geojson import export_geojson
     from planning.export.ics import export_ics_all
@@ -177,7 +198,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     engine = _engine()
     plan = make_plan(engine, month=args.month, seed=seed, blocked_dates=args.block, unified_day=unified)
     plan_id = save_draft(engine, plan, username="cli")
-    scope = AccessScope(role="admin", personal=bool(args.personal), username="cli")
+    scope = AccessScope(role="admin", personal=False, username="cli")
+    if args.personal:
+        scope = _personal_scope(args, engine, plan.month)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     if "json" in formats:

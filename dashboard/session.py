@@ -1,0 +1,236 @@
+"""Sign-in for the dashboard, bound to the browser by a server-side session and an HttpOnly cookie (issue 11).
+
+``require_login()`` shows a Chinese sign-in form until the browser holds a live session, then returns the user's
+:class:`~core.trust.access.AccessScope`. On **every rerun** the session token is checked against the store
+(:func:`core.trust.sessions.resolve`): an ended, expired, idle or disabled session shows the sign-in form again.
+
+*Bound mode* (``settings.SESSION_COOKIE_REQUIRED``, set by ``python -m dashboard.serve``): the token is read only
+from the cookie the browser sent with the websocket request (``st.context.cookies``), never from Streamlit's
+session state. A replayed Streamlit session id over a new websocket carries no cookie, so it gets the sign-in
+form; a reload or a deep link sends the cookie again, so the session continues. A sign-in inside the app creates
+the server session and hands it to the browser through a one-time code and the HTTP route ``/auth/exchange``,
+which sets the cookie (HttpOnly, SameSite=Strict, Secure behind TLS) and redirects back.
+
+*Development mode* (plain ``streamlit run dashboard/app.py``, AppTest): the same server-side sessions, with the
+token kept in the Streamlit session (not bound to the browser; do not deploy this way).
+
+Sign-out ends the session in the store, so it ends in every tab at once. Commanders can issue a read-only
+meeting-display session (会商大屏) for a set number of hours. One-click demo accounts are offered only on a demo
+store. ``allowed_pages(scope)`` lists the page keys of a role (a display session: the meeting screen only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from core import settings
+from core.trust.access import ROLES, AccessScope
+from dashboard.safe import md
+
+#: Page keys of the dashboard (see the module docstring of dashboard/app.py).
+PAGES = frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "import", "meeting", "admin"})
+#: Other names under which the dashboard files some of these pages (file stems in dashboard/views/).
+ALIASES = {"hotspots": "analysis", "keylist": "hospitals", "meeting": "screen"}
+#: Pages per role (指挥员 everything operational, 驻院民警 own hospital, 卫健联络员 statistics,
+#: 管理员 users, settings and imports).
+ROLE_PAGES: dict[str, frozenset[str]] = {
+    "commander": frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "meeting"}),
+    "officer": frozenset({"overview", "map", "hotspots", "plan"}),
+    "liaison": frozenset({"overview", "keylist", "evaluation"}),
+    "admin": frozenset({"overview", "import", "admin"}),
+}
+
+_TOKEN = "_session_token"  # development mode only
+_KIND = "_session_kind"
+_MESSAGE = "_auth_message"
+_STATE = "_auth"
+
+
+def allowed_pages(scope: AccessScope) -> set[str]:
+    """Page keys ``scope`` may open (with their file-stem aliases, e.g. ``hotspots`` and ``analysis``)."""
+    keys = {"meeting"} if st.session_state.get(_KIND) == "display" else set(ROLE_PAGES.get(scope.role, frozenset()))
+    return keys | {ALIASES[k] for k in keys if k in ALIASES}
+
+
+def _engine():
+    from core.db import get_engine
+
+    return get_engine(settings.DB_URL)
+
+
+def _bound() -> bool:
+    return bool(settings.SESSION_COOKIE_REQUIRED)
+
+
+def browser_token() -> str | None:
+    """The session token this rerun may use: the cookie (bound mode) or the Streamlit session's (development)."""
+    if _bound():
+        try:
+            return st.context.cookies.get(settings.SESSION_COOKIE)
+        except Exception:
+            return None
+    return st.session_state.get(_TOKEN)
+
+
+def _source() -> str:
+    try:
+        return str(st.context.ip_address or "")
+    except Exception:
+        return ""
+
+
+def sign_out(reason: str = "退出登录") -> None:
+    """End this browser's session in the store (every tab and websocket at once)."""
+    from core.trust import sessions
+
+    sessions.end(_engine(), browser_token(), reason)
+    st.session_state.pop(_TOKEN, None)
+    st.session_state.pop(_STATE, None)
+
+
+def _scope_of_session() -> AccessScope | None:
+    """The scope of this browser's live session, or None."""
+    from core.trust import sessions
+    from core.trust.auth import get_user, scope_for
+
+    engine = _engine()
+    token = browser_token()
+    info = sessions.resolve(engine, token)
+    if info is None:
+        if token:
+            st.session_state[_MESSAGE] = "会话已结束（已退出、超时或到期），请重新登录。"
+        st.session_state.pop(_STATE, None)
+        st.session_state.pop(_KIND, None)
+        return None
+    user = get_user(engine, info.username)
+    if user is None:
+        return None
+    scope = scope_for(user)
+    if info.kind == "display":
+        scope = dataclasses.replace(scope, personal=False)
+    elif info.personal and scope.can_unmask:
+        scope = dataclasses.replace(scope, personal=True)
+    st.session_state[_KIND] = info.kind
+    st.session_state[_STATE] = {"scope": scope, "display": user.display_name or "", "kind": info.kind}
+    return scope
+
+
+def _start_session(username: str) -> None:
+    """Create the server session; hand it to the browser (bound mode) or keep it in this session (development)."""
+    from core.trust import sessions
+
+    token = sessions.create(_engine(), username)
+    st.session_state.pop(_MESSAGE, None)
+    if _bound():
+        code = sessions.issue_code(token)
+        st.success("登录成功。")
+        st.link_button("进入系统", f"/auth/exchange?code={code}", type="primary")
+        st.caption("如未自动进入，请在 60 秒内点击上方按钮。")
+        st.stop()
+    st.session_state[_TOKEN] = token
+    st.rerun()
+
+
+def _login_form() -> None:
+    from core.db import is_demo
+    from core.trust.auth import AuthError, authenticate, demo_sign_in, ensure_demo_users, has_users
+
+    engine = _engine()
+    st.title("医院周边警情研判与巡防排班")
+    st.subheader("用户登录")
+    if st.session_state.get(_MESSAGE):
+        st.warning(st.session_state[_MESSAGE])
+    demo = is_demo(engine)
+    if not demo and not has_users(engine):
+        st.info("系统尚未创建任何用户。请管理员在服务器上运行：`python -m planning users add 用户名 --role admin`")
+    with st.form("login_form"):
+        username = st.text_input("用户名", key="login_username")
+        password = st.text_input("密码", type="password", key="login_password")
+        submitted = st.form_submit_button("登录", type="primary")
+    if submitted:
+        try:
+            scope = authenticate(engine, username, password, source=_source())
+        except AuthError as exc:
+            st.error(str(exc))
+        else:
+            _start_session(scope.username)
+    if demo:
+        st.divider()
+        st.markdown("**演示模式**（当前为合成演示数据，非真实警情）：可一键以演示账户进入。")
+        accounts = ensure_demo_users(engine)
+        cols = st.columns(max(len(accounts), 1))
+        for col, info in zip(cols, accounts, strict=False):
+            if col.button(f"{ROLES[info.role]}", key=f"demo_{info.username}", width="stretch"):
+                try:
+                    scope = demo_sign_in(engine, info.username)
+                except AuthError as exc:
+                    st.error(str(exc))
+                else:
+                    _start_session(scope.username)
+
+
+def _user_box(scope: AccessScope) -> None:
+    """Sidebar: who is signed in, unmasking for roles that may, meeting-display sessions, sign-out."""
+    from core.trust import sessions
+    from core.trust.disclosure import unmask
+
+    state = st.session_state[_STATE]
+    sb = st.sidebar
+    name = state.get("display") or scope.username
+    where = f" · 医院 {next(iter(scope.hospital_ids))}" if scope.hospital_ids and len(scope.hospital_ids) == 1 else ""
+    kind = "，会商大屏只读" if state.get("kind") == "display" else ""
+    sb.caption(f"当前用户：{md(name)}（{scope.role_label}{md(where)}{kind}）")
+    token = browser_token()
+    if state.get("kind") != "display" and scope.can_unmask:
+        if scope.personal:
+            sb.warning("个人信息已显示（已记录审计）")
+            if sb.button("恢复脱敏显示", key="auth_mask"):
+                sessions.set_personal(_engine(), token, False)
+                st.rerun()
+        else:
+            with sb.expander("查看个人信息（需填写事由）"):
+                reason = st.text_input("事由", key="auth_unmask_reason")
+                if st.button("显示个人信息", key="auth_unmask"):
+                    try:
+                        unmask(scope, reason=reason, engine=_engine())
+                    except (ValueError, PermissionError) as exc:
+                        st.error(md(exc))
+                    else:
+                        sessions.set_personal(_engine(), token, True)
+                        st.rerun()
+    if state.get("kind") != "display" and scope.role == "commander":
+        with sb.expander("会商大屏只读会话"):
+            hours = st.number_input("有效时长（小时）", 1.0, 24.0, float(settings.DISPLAY_SESSION_HOURS), key="disp_h")
+            if st.button("签发", key="disp_issue"):
+                code = sessions.issue_code(sessions.issue_display(_engine(), by=scope.username, hours=hours))
+                st.code(f"/auth/exchange?code={code}&next=/meeting")
+                st.caption("请在 60 秒内在大屏浏览器中打开上述地址（仅能使用一次）。")
+    if sb.button("退出登录", key="auth_signout"):
+        sign_out()
+        st.rerun()
+
+
+def current_scope() -> AccessScope:
+    """The scope of the signed-in user of this session (for page modules).
+
+    Raises
+    ------
+    PermissionError
+        When nobody is signed in (never falls back to an unrestricted scope).
+    """
+    state = st.session_state.get(_STATE)
+    if not state:
+        raise PermissionError("未登录：请先登录。")
+    return state["scope"]
+
+
+def require_login() -> AccessScope:
+    """Return the signed-in user's scope (checked against the store on every rerun), or show the sign-in form."""
+    scope = _scope_of_session()
+    if scope is None:
+        _login_form()
+        st.stop()
+    _user_box(scope)
+    return st.session_state[_STATE]["scope"]
