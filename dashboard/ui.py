@@ -267,7 +267,7 @@ def bar_chart(counts: pd.Series, *, height: int | None = None, color: str = "#1f
     h = height or max(60, 26 * len(t) + 30)
     return alt.Chart(t).mark_bar(color=color).encode(
         y=alt.Y("名称:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
-        x=alt.X("起数:Q", title=x_title, axis=alt.Axis(format=",d", tickMinStep=1)),
+        x=alt.X("起数:Q", title=x_title, axis=alt.Axis(format=",d", tickMinStep=1, tickCount=8)),
         tooltip=[alt.Tooltip("名称:N", title="类别"), alt.Tooltip("起数:Q", title="起数", format=",d")],
     ).properties(height=h)
 
