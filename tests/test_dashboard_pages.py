@@ -21,8 +21,10 @@ COMMANDER_PAGES = ["overview", "map", "analysis", "hospitals", "plan", "evaluati
 def app_db(demo_db_url, monkeypatch):
     """Point the dashboard at the shared demo store."""
     from core import settings
+    from dashboard import ui
 
     monkeypatch.setattr(settings, "DB_URL", demo_db_url)
+    monkeypatch.setattr(ui, "WARM_UP", False)  # no background analyses competing with the test
     return demo_db_url
 
 
@@ -158,6 +160,9 @@ def writable_db(demo_db_url, tmp_path, monkeypatch):
     dst.close()
     url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
     monkeypatch.setattr(settings, "DB_URL", url)
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "WARM_UP", False)
     return url
 
 
