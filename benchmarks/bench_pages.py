@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 import tempfile
@@ -67,51 +68,42 @@ def _session(pw, base: str, out: dict[str, list[float]]) -> None:
                 continue  # no navigation there; measured through its link below
             out[f"切换页面：{title}"].append(_timed(lambda t=title: open_page(t)))
 
-        # Filter change on 总览: the period's first day one week later.
+        def started_and_idle() -> None:
+            # The rerun starts a moment after the input: wait for it to start, then to end.
+            b.page.wait_for_function(
+                "() => document.querySelector('[data-test-script-state]').getAttribute('data-test-script-state')"
+                " === 'running'", timeout=10_000, polling=20,
+            )
+            _idle(b)
+
+        # Filter change on 总览: the period's first day one week later (the picker has a start and an end box).
         def overview_filter() -> None:
             box = b.page.locator("[data-testid='stSidebar'] [data-testid='stDateInput'] input").first
-            value = box.input_value()
-            start, end = value.split(" – ")
-            y, m, d = (int(v) for v in start.split("/") if v) if "/" in start else (int(v) for v in start.split("-"))
-            new = f"{y:04d}/{m:02d}/{min(d + 7, 28):02d} – {end}"
-            box.fill(new)
+            start = dt.date.fromisoformat(box.input_value()) + dt.timedelta(days=7)
+            box.fill(start.isoformat())
             box.press("Enter")
-            b.page.wait_for_function(
-                "() => document.querySelector('[data-test-script-state]').getAttribute('data-test-script-state')"
-                " === 'running'", timeout=10_000, polling=50,
-            )
-            _idle(b)
+            started_and_idle()
 
-        try:
-            out["筛选变化：总览时间范围"].append(_timed(overview_filter))
-        except Exception as exc:  # the date widget's text format differs between versions
-            print(f"(总览 filter not measured: {exc})", file=sys.stderr)
-
-        open_page("警情地图")
-
+        # Filter change on 警情地图: the hospital radius one step smaller (keyboard on the slider).
         def map_filter() -> None:
-            # Remove one category tag from the sidebar multiselect.
-            b.page.locator("[data-testid='stSidebar'] [data-baseweb='tag'] [role='presentation']").nth(8).click()
-            b.page.wait_for_function(
-                "() => document.querySelector('[data-test-script-state]').getAttribute('data-test-script-state')"
-                " === 'running'", timeout=10_000, polling=50,
-            )
-            _idle(b)
+            b.page.locator("[data-testid='stSidebar'] [role='slider']").last.press("ArrowLeft")
+            started_and_idle()
 
-        try:
-            out["筛选变化：警情地图类别"].append(_timed(map_filter))
-        except Exception as exc:
-            print(f"(地图 filter not measured: {exc})", file=sys.stderr)
+        for name, fn, page in (("筛选变化：总览时间范围", overview_filter, "总览"),
+                               ("筛选变化：警情地图半径", map_filter, "警情地图")):
+            open_page(page)
+            try:
+                seconds = _timed(fn)
+            except Exception as exc:  # a widget whose markup changed: report, keep measuring the rest
+                print(f"({name} not measured: {str(exc).splitlines()[0]})", file=sys.stderr)
+            else:
+                out[name].append(seconds)
 
         out["热点研判：页面"].append(_timed(lambda: open_page("热点研判")))
 
         def click(key: str, text: str) -> None:
             b.page.get_by_role("button", name=text).first.click()
-            b.page.wait_for_function(
-                "() => document.querySelector('[data-test-script-state]').getAttribute('data-test-script-state')"
-                " === 'running'", timeout=10_000, polling=50,
-            )
-            _idle(b)
+            started_and_idle()
 
         out["热点研判：新兴热点"].append(_timed(lambda: click("eh_run", "运行新兴热点分析")))
         out["热点研判：回测"].append(_timed(lambda: click("bt_run", "运行回测")))
@@ -134,8 +126,6 @@ def main() -> None:
 
     url = args.db
     if url is None:
-        import datetime as dt
-
         import pandas as pd
 
         from core import settings
@@ -158,7 +148,7 @@ def main() -> None:
                 _session(pw, base, one)
                 for k, v in one.items():
                     results[k].extend(v)
-                    if i == 0:
+                    if i == 0 and v:
                         cold[k] = v[0]
     finally:
         stop_server(proc)
