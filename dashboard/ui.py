@@ -98,6 +98,9 @@ def page_start(title: str) -> tuple[AccessScope, pd.DataFrame]:
 _WARMED: set[tuple] = set()
 #: Precompute the default analyses in the background (tests that time nothing switch it off).
 WARM_UP = True
+#: Above this many incidents the background analyses would hold the interpreter for minutes and slow
+#: every page of every user (one process, one GIL): they run on demand instead.
+WARM_UP_MAX_INCIDENTS = 300_000
 
 
 def default_filters(df: pd.DataFrame) -> dict:
@@ -119,7 +122,7 @@ def warm_up(scope: AccessScope, df: pd.DataFrame) -> None:
     """
     import threading
 
-    if not WARM_UP or scope.aggregates_only or df.empty:
+    if not WARM_UP or scope.aggregates_only or df.empty or len(df) > WARM_UP_MAX_INCIDENTS:
         return
     args = data.cache_args(scope)
     key = (args[1], args[2])
