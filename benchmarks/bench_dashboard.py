@@ -82,10 +82,12 @@ def measure(url: str, *, changes: int) -> dict:
             b.page.goto(base)
             b.wait_idle()
             b.page.get_by_role("button", name="指挥员").click()
+            b.page.wait_for_selector("h1:has-text('总览')", timeout=600_000)
             b.wait_idle(timeout=600_000)
             first_load = time.perf_counter() - t
             t = time.perf_counter()
             b.page.locator("[data-testid='stSidebarNav'] a", has_text="警情地图").first.click()
+            b.page.wait_for_selector("h1:has-text('警情地图')", timeout=600_000)
             b.wait_idle(timeout=600_000)
             _wait_map(b.page)
             open_map = time.perf_counter() - t

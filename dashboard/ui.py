@@ -82,11 +82,70 @@ def demo_banner() -> None:
 
 
 def page_start(title: str) -> tuple[AccessScope, pd.DataFrame]:
-    """Title, demo banner; returns the scope and its (shared, read-only) incident frame."""
+    """Title, demo banner; returns the scope and its (shared, read-only) incident frame.
+
+    Also starts, once per store version and scope, the background precomputation of the analyses
+    that do not depend on widgets (:func:`warm_up`).
+    """
     st.title(title)
     demo_banner()
     scope = current_scope()
-    return scope, data.incidents(scope)
+    df = data.incidents(scope)
+    warm_up(scope, df)
+    return scope, df
+
+
+_WARMED: set[tuple] = set()
+#: Precompute the default analyses in the background (tests that time nothing switch it off).
+WARM_UP = True
+#: Above this many incidents the background analyses would hold the interpreter for minutes and slow
+#: every page of every user (one process, one GIL): they run on demand instead.
+WARM_UP_MAX_INCIDENTS = 300_000
+
+
+def default_filters(df: pd.DataFrame) -> dict:
+    """The filters :func:`incident_filters` returns before the user touches a widget."""
+    c = clock(df)
+    return {
+        "start": max(c.first, c.complete_through - dt.timedelta(days=29)), "end": c.complete_through,
+        "hours": (0, 23), "weekdays": list(range(7)), "categories": list(CATEGORIES),
+        "sources": list(data.SOURCE_LABELS), "hospital_ids": None,
+    }
+
+
+def warm_up(scope: AccessScope, df: pd.DataFrame) -> None:
+    """Precompute, in a background thread, what 热点研判 and 重点医院 show on their default settings.
+
+    The results land in the same ``st.cache_data`` entries the pages read (keyed on the store
+    version stamp), so the first click on 运行回测 or 新兴热点 after an import costs a cache hit
+    instead of half a minute. Runs once per store version and scope key in this server process.
+    """
+    import threading
+
+    if not WARM_UP or scope.aggregates_only or df.empty or len(df) > WARM_UP_MAX_INCIDENTS:
+        return
+    args = data.cache_args(scope)
+    key = (args[1], args[2])
+    if key in _WARMED:
+        return
+    _WARMED.add(key)
+    c = clock(df)
+    flt = default_filters(df)
+    month_end = periods.period_end(pd.Period(c.last_complete_month, "M"))
+    cell = 250.0
+
+    def run() -> None:
+        try:
+            data.keylist_proposal(args[0], args[1], c.planning_month)
+            data.clusters(*args, data.hashable_filters(flt))
+            data.knox(*args, data.hashable_filters(flt), 5000)
+            data.emerging(*args, data.hashable_filters({**flt, "start": None, "end": month_end}), cell)
+            data.backtest_summary(*args, "month", 6, month_end)
+        except Exception:  # a failed warm-up only means the page computes on demand
+            _WARMED.discard(key)
+
+    # No script context on purpose: the cached functions' spinners must not draw into a page.
+    threading.Thread(target=run, name="hh-warm-up", daemon=True).start()
 
 
 # --- honest periods -----------------------------------------------------------------------------
@@ -267,7 +326,7 @@ def bar_chart(counts: pd.Series, *, height: int | None = None, color: str = "#1f
     h = height or max(60, 26 * len(t) + 30)
     return alt.Chart(t).mark_bar(color=color).encode(
         y=alt.Y("名称:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
-        x=alt.X("起数:Q", title=x_title, axis=alt.Axis(format=",d", tickMinStep=1)),
+        x=alt.X("起数:Q", title=x_title, axis=alt.Axis(format=",d", tickMinStep=1, tickCount=8)),
         tooltip=[alt.Tooltip("名称:N", title="类别"), alt.Tooltip("起数:Q", title="起数", format=",d")],
     ).properties(height=h)
 

@@ -114,3 +114,55 @@ def test_wms_url_gives_a_wms_layer(monkeypatch):
     monkeypatch.setattr(settings, "TILE_URL", "http://gis.intranet.local/geoserver/wms?service=WMS")
     m = maps.base_map(districts=False)
     assert any(isinstance(e, folium.WmsTileLayer) for e in _walk(m))
+
+
+def _html(m: folium.Map) -> str:
+    return m.get_root().render()
+
+
+def test_scale_is_metric_in_chinese_units():
+    out = _html(maps.base_map())
+    assert "imperial: false" in out and "公里" in out and "米" in out
+    assert "L.control.scale()" not in out  # folium's default adds miles and feet
+
+
+def test_legend_matches_the_heat_colours_and_needs_no_cdn():
+    m = maps.base_map()
+    maps.add_heat(m, _points(500))
+    maps.Legend("热力图", gradient=maps.HEAT_GRADIENT).add_to(m)
+    out = _html(m)
+    # The heat layer is drawn with the very colours the legend shows.
+    heat = next(el for el in _walk(m) if isinstance(el, plugins.HeatMap))
+    assert {str(k): v for k, v in heat.options["gradient"].items()} == {str(k): v for k, v in maps.HEAT_GRADIENT.items()}
+    for colour in maps.HEAT_GRADIENT.values():
+        assert colour in out
+    assert not any(isinstance(el, ColorMap) for el in _walk(m))
+    assert "d3" not in " ".join(maps.asset_urls(m))
+
+
+def test_hospital_names_are_labels_and_choosing_one_zooms_to_it():
+    hospitals = pd.DataFrame({"hospital_id": ["a", "b"], "name": ["甲医院<b>", "乙医院"],
+                              "lon": [116.40, 116.45], "lat": [39.92, 39.95]})
+    m = maps.base_map()
+    layer = maps.add_hospitals(m, hospitals, highlight={"b"})
+    maps.focus(m, 116.45, 39.95, zoom=15)
+    out = _html(m)
+    assert "permanent: true" in out and "hh-label" in out
+    # Labels are HTML (Leaflet tooltips): names are escaped; the highlighted one is always named.
+    assert [r[2] for r in layer.rows] == ["甲医院&lt;b&gt;", "乙医院"] and "<b>" not in out
+    assert [r[5] for r in layer.rows] == [False, True]
+    assert ".setView([39.95, 116.45], 15)" in out.replace("39.950000", "39.95")
+
+
+def test_polygon_popups_and_style_fields_reach_the_browser():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    cells = gpd.GeoDataFrame({"category": ["new"], "类型": ["新增热点"], "警情数": [12]},
+                             geometry=[box(116.4, 39.9, 116.401, 39.901)], crs=4326)
+    m = maps.base_map()
+    maps.add_polygons(m, cells, name="新兴热点", color_of=lambda p: maps.EMERGING_COLORS[p["category"]],
+                      tooltip_fields=["类型"], popup_fields=["类型", "警情数"], style_fields=["category"])
+    out = _html(m)
+    assert maps.EMERGING_COLORS["new"] in out  # coloured by category, not the grey fallback
+    assert "GeoJsonPopup" in out or "bindPopup" in out

@@ -21,8 +21,10 @@ COMMANDER_PAGES = ["overview", "map", "analysis", "hospitals", "plan", "evaluati
 def app_db(demo_db_url, monkeypatch):
     """Point the dashboard at the shared demo store."""
     from core import settings
+    from dashboard import ui
 
     monkeypatch.setattr(settings, "DB_URL", demo_db_url)
+    monkeypatch.setattr(ui, "WARM_UP", False)  # no background analyses competing with the test
     return demo_db_url
 
 
@@ -150,6 +152,9 @@ def writable_db(demo_copy_url, monkeypatch):
     from core import settings
 
     monkeypatch.setattr(settings, "DB_URL", demo_copy_url)
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "WARM_UP", False)
     return demo_copy_url
 
 

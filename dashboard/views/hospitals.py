@@ -81,7 +81,7 @@ top = kl.nlargest(20, "score")[["name", "score", "listed"]].rename(columns={"nam
 top["状态"] = top["listed"].map({True: "列入", False: "未列入"})
 st.altair_chart(
     alt.Chart(top).mark_bar().encode(
-        x=alt.X("评分:Q", title="评分（0—100）"),
+        x=alt.X("评分:Q", title="评分（0—100）", axis=alt.Axis(tickCount=10)),
         y=alt.Y("医院:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
         color=alt.Color("状态:N", title="状态", legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["列入", "未列入"], range=["#c62828", "#90a4ae"])),

@@ -90,13 +90,20 @@ class Browser:
         else:
             route.continue_()
 
-    def wait_idle(self, timeout: float = 90_000) -> None:
-        """Wait until the app is connected and no script is running."""
+    def wait_idle(self, timeout: float = 180_000) -> None:
+        """Wait until the app is connected, no script is running and no placeholder is left.
+
+        Callers that trigger a rerun also wait for what the rerun shows (a heading, the
+        navigation): the rerun may begin a moment after the click.
+        """
         p = self.page
         p.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
-        # A rerun may start just after the click: give it a moment to begin before waiting for its end.
-        time.sleep(0.3)
-        p.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
+        p.wait_for_function(
+            "() => { const s = document.querySelector('[data-test-script-state]');"
+            " return s && s.getAttribute('data-test-script-state') === 'notRunning'; }",
+            timeout=timeout, polling=200,
+        )
+        p.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
 
     def close(self) -> None:
         self.context.close()

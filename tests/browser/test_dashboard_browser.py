@@ -17,16 +17,11 @@ COMMANDER_PAGES = ["总览", "警情地图", "热点研判", "重点医院", "�
 def _map_frame(page):
     """The st_folium iframe's frame once Leaflet has drawn into it."""
     page.wait_for_selector("iframe[title*='st_folium']", timeout=60_000)
-    for _ in range(120):
-        for f in page.frames:
-            if "streamlit_folium" in f.url:
-                try:
-                    if f.evaluate("() => document.querySelectorAll('.leaflet-container').length") > 0:
-                        return f
-                except Exception:  # frame still loading
-                    pass
-        page.wait_for_timeout(250)
-    raise AssertionError("no Leaflet map appeared in the st_folium iframe")
+    handle = page.wait_for_selector("iframe[title*='st_folium']", timeout=60_000)
+    frame = handle.content_frame()
+    assert frame is not None, "st_folium iframe has no frame"
+    frame.wait_for_selector(".leaflet-container", timeout=120_000)
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +30,8 @@ def session(server, playwright_instance):
     b.page.goto(server)
     b.wait_idle()
     b.page.get_by_role("button", name="指挥员").click()
+    # Signed in once the navigation is there (an idle state alone may be seen before the rerun starts).
+    b.page.wait_for_selector("[data-testid='stSidebarNav'] a", timeout=180_000)
     b.wait_idle()
     yield b
     b.close()
@@ -42,8 +39,8 @@ def session(server, playwright_instance):
 
 def _open(b: Browser, title: str) -> None:
     b.page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
+    b.page.wait_for_selector(f"h1:has-text('{title[:2]}')", timeout=180_000)
     b.wait_idle()
-    b.page.wait_for_selector(f"h1:has-text('{title[:2]}')", timeout=30_000)
     assert b.page.locator("[data-testid='stException']").count() == 0, f"{title}: exception shown"
 
 
@@ -69,7 +66,8 @@ def test_incident_map_draws_from_local_assets(session):
     b = session
     _open(b, "警情地图")
     frame = _map_frame(b.page)
-    b.page.wait_for_timeout(1500)
+    frame.wait_for_selector(".leaflet-overlay-pane canvas", timeout=60_000)
+    frame.wait_for_selector(".leaflet-marker-icon", timeout=60_000)
     drawn = frame.evaluate(
         """() => ({
             canvas: document.querySelectorAll('.leaflet-overlay-pane canvas').length,
@@ -93,10 +91,10 @@ def test_meeting_screen_screenshot(server, playwright_instance):
         b.page.goto(server)
         b.wait_idle()
         b.page.get_by_role("button", name="指挥员").click()
+        b.page.wait_for_selector("[data-testid='stSidebarNav'] a", timeout=180_000)
         b.wait_idle()
         _open(b, "会商大屏")
-        _map_frame(b.page)
-        b.page.wait_for_timeout(2000)
+        _map_frame(b.page).wait_for_selector(".leaflet-overlay-pane canvas", timeout=60_000)
         assert not b.page.locator("[data-testid='stSidebar']").is_visible(), "sidebar shown on the meeting screen"
         title = b.page.locator("h1", has_text="会商大屏")
         assert title.bounding_box()["height"] >= 40  # large type

@@ -1,0 +1,163 @@
+"""What a user feels: page timings in a real Chromium against a running dashboard (medians and p95).
+
+Measures, on a store (default: a fresh synthetic demo ending on the current day):
+
+* first page after sign-in (click on the demo account until 总览 is drawn),
+* page switch (each page in turn, from a click in the navigation until the script is idle),
+* filter change (总览 period, 警情地图 category filter),
+* every 热点研判 panel (the page itself, 新兴热点, 回测).
+
+Each figure is repeated ``--repeat`` times in fresh browser sessions on one server (the first
+session meets a cold cache; later ones a warm one; both are printed). Targets (issue 12): first page
+≤ 3 s, page switch ≤ 1.5 s, filter change ≤ 1 s, each 热点研判 panel ≤ 3 s.
+
+Usage::
+
+    python benchmarks/bench_pages.py [--db sqlite:///var/demo.sqlite] [--repeat 3] [--scale 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import Browser, start_server, stop_server  # noqa: E402
+
+PAGES = ["警情地图", "热点研判", "重点医院", "巡防计划", "成效评估", "会商大屏", "总览"]
+
+
+def _idle(b: Browser) -> None:
+    b.wait_idle(timeout=600_000)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _session(pw, base: str, out: dict[str, list[float]]) -> None:
+    b = Browser(pw, width=1920, height=1080)
+    try:
+        b.page.goto(base)
+        _idle(b)
+
+        def sign_in() -> None:
+            b.page.get_by_role("button", name="指挥员").click()
+            b.page.wait_for_selector("h1:has-text('总览')", timeout=600_000)
+            _idle(b)
+
+        out["首页（登录后）"].append(_timed(sign_in))
+
+        def open_page(title: str) -> None:
+            b.page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
+            b.page.wait_for_selector(f"h1:has-text('{title}')", timeout=600_000)
+            _idle(b)
+
+        for title in PAGES:
+            if title == "会商大屏":
+                continue  # no navigation there; measured through its link below
+            out[f"切换页面：{title}"].append(_timed(lambda t=title: open_page(t)))
+
+        def started_and_idle() -> None:
+            # The rerun starts a moment after the input: wait for it to start, then to end.
+            b.page.wait_for_function(
+                "() => document.querySelector('[data-test-script-state]').getAttribute('data-test-script-state')"
+                " === 'running'", timeout=10_000, polling=20,
+            )
+            _idle(b)
+
+        # Filter change on 总览: the period's first day one week later (the picker has a start and an end box).
+        def overview_filter() -> None:
+            box = b.page.locator("[data-testid='stSidebar'] [data-testid='stDateInput'] input").first
+            start = dt.date.fromisoformat(box.input_value()) + dt.timedelta(days=7)
+            box.fill(start.isoformat())
+            box.press("Enter")
+            started_and_idle()
+
+        # Filter change on 警情地图: the hospital radius one step smaller (keyboard on the slider).
+        def map_filter() -> None:
+            b.page.locator("[data-testid='stSidebar'] [role='slider']").last.press("ArrowLeft")
+            started_and_idle()
+
+        for name, fn, page in (("筛选变化：总览时间范围", overview_filter, "总览"),
+                               ("筛选变化：警情地图半径", map_filter, "警情地图")):
+            open_page(page)
+            try:
+                seconds = _timed(fn)
+            except Exception as exc:  # a widget whose markup changed: report, keep measuring the rest
+                print(f"({name} not measured: {str(exc).splitlines()[0]})", file=sys.stderr)
+            else:
+                out[name].append(seconds)
+
+        out["热点研判：页面"].append(_timed(lambda: open_page("热点研判")))
+
+        def click(key: str, text: str) -> None:
+            b.page.get_by_role("button", name=text).first.click()
+            started_and_idle()
+
+        out["热点研判：新兴热点"].append(_timed(lambda: click("eh_run", "运行新兴热点分析")))
+        out["热点研判：回测"].append(_timed(lambda: click("bt_run", "运行回测")))
+    finally:
+        b.close()
+
+
+def _p95(values: list[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(0.95 * (len(s) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", help="SQLAlchemy URL of the store (default: build a demo ending today)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--scale", type=float, default=1.0, help="demo size when building one (1.0 ≈ 60k incidents)")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    url = args.db
+    if url is None:
+        import pandas as pd
+
+        from core import settings
+        from core.db import get_engine
+        from geo.io.demo import build_demo
+
+        tmp = Path(tempfile.mkdtemp(prefix="bench_pages_"))
+        url = f"sqlite:///{tmp / 'demo.sqlite'}"
+        end = pd.Timestamp.now(tz=settings.TIMEZONE).date() + dt.timedelta(days=1)  # data through today
+        t0 = time.perf_counter()
+        build_demo(get_engine(url), seed=1, scale=args.scale, end=end, out_dir=tmp / "files")
+        print(f"demo built in {time.perf_counter() - t0:.1f} s: {url}")
+    proc, base = start_server(url, timeout=300)
+    results: dict[str, list[float]] = defaultdict(list)
+    cold: dict[str, float] = {}
+    try:
+        with sync_playwright() as pw:
+            for i in range(args.repeat):
+                one: dict[str, list[float]] = defaultdict(list)
+                _session(pw, base, one)
+                for k, v in one.items():
+                    results[k].extend(v)
+                    if i == 0 and v:
+                        cold[k] = v[0]
+    finally:
+        stop_server(proc)
+    print(f"\n{'measure':<24} {'cold s':>8} {'median s':>9} {'p95 s':>7}  n")
+    for k, v in results.items():
+        warm = v[1:] or v
+        print(f"{k:<24} {cold.get(k, float('nan')):>8.2f} {statistics.median(warm):>9.2f} {_p95(warm):>7.2f}  {len(warm)}")
+    print("(cold = first session after the server started; median/p95 over the later sessions)")
+
+
+if __name__ == "__main__":
+    main()
