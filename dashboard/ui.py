@@ -32,6 +32,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("analysis", "热点研判"),
     PageSpec("hospitals", "重点医院"),
     PageSpec("plan", "巡防计划"),
+    PageSpec("today", "今日任务"),
     PageSpec("evaluation", "成效评估"),
     PageSpec("import", "数据导入"),
     PageSpec("screen", "会商大屏"),
