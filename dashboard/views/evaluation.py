@@ -20,8 +20,9 @@ EVAL_LABELS = {
 scope, df = ui.page_start("成效评估")
 hospitals = data.hospitals(scope)
 names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
-months = ui.month_options(df, ahead=0)
-month = st.selectbox("行动月份", months, index=0, key="ev_month")
+# One month ahead of the data: the month being carried out, whose actions get their results recorded.
+months = ui.month_options(df, ahead=1)
+month = st.selectbox("行动月份", months, index=min(1, len(months) - 1), key="ev_month")
 window = st.slider("前后对比窗口（天）", 7, 56, 28, step=7, key="ev_window")
 
 st.subheader("行动前后对比（加权位移差 WDD / 加权位移商 WDQ）")
@@ -153,8 +154,14 @@ if d1.button("生成统计表（XLSX）", key="ev_mk_xlsx"):
     st.session_state["ev_xlsx"] = (period, reports.workload_xlsx(engine, period=period))
 if d2.button("生成统计表（PDF）", key="ev_mk_wpdf"):
     st.session_state["ev_wpdf"] = (period, reports.workload_pdf(engine, period=period))
+bulletin = reports.monthly_bulletin(engine, month=month)
+with st.expander(f"月度通报预览（{month}）", expanded=False):
+    for head, paras in reports.bulletin_text(bulletin):
+        st.markdown(f"**{head}**")
+        for para in paras:
+            st.markdown(para)
 if d3.button("生成月度通报（PDF）", key="ev_mk_bull"):
-    st.session_state["ev_bull"] = (month, reports.bulletin_pdf(reports.monthly_bulletin(engine, month=month)))
+    st.session_state["ev_bull"] = (month, reports.bulletin_pdf(bulletin))
 for key, col, label, fname, mime in (
     ("ev_xlsx", d1, "下载统计表（XLSX）", "工作量化统计表_{p}.xlsx",
      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),

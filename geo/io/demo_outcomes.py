@@ -49,9 +49,9 @@ def add_past_outcomes(
         hid = o["hospital_id"]
         h0, m0 = map(int, str(reg_open.get(hid, "07:00")).split(":"))
         for day in days:
-            if (day.dayofyear + k) % 7 < 2:  # two rest days a week
+            if (day.day_of_year + k) % 7 < 2:  # two rest days a week
                 continue
-            early = (day.dayofyear + k) % 2 == 0
+            early = (day.day_of_year + k) % 2 == 0
             base = [h0 * 60 + m0 - 20, 10 * 60 + 30, 14 * 60, 15 * 60 + 30] if early else [13 * 60, 15 * 60, 17 * 60,
                                                                                             19 * 60]
             for j, minute in enumerate(base):
