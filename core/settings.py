@@ -130,8 +130,8 @@ PATROL_LOOKBACK_DAYS: int = 90
 PATROL_FIXED_POINT_OFFSET_M: float = 60.0
 #: Hours during which a check-in or an action result may still be changed by its author or a commander.
 RECORD_EDIT_HOURS: int = 72
-#: Below this share of the largest possible entropy, a hospital's daily visits are called predictable
-#: (warned when an edit lowers it below; unedited demo plans range 0.54-0.97).
+#: Below this share of the largest possible entropy (over points, or over times of day), a hospital's
+#: visits are called predictable; the re-planner warns when an edit lowers a hospital below it.
 PATROL_MIN_ENTROPY_SHARE: float = 0.5
 
 _ENV_PREFIX = "HOSPITAL_HOTSPOTS_"
