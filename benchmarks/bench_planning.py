@@ -149,7 +149,42 @@ def bench_demo(scale: float, *, month: str = "2026-12", seed: int = 7) -> None:
             out = fn()
             took = time.process_time() - t
             size = sum(map(len, out.values())) if isinstance(out, dict) else len(out)
-            print(f"  导出 {name}：{took:.2f} s CPU，{size / 1e6:.1f} MB（目标 ≤10 s：{'达成' if took <= 10 else '未达成'}）")
+            goal = 5 if name == "PDF" else 10
+            print(f"  导出 {name}：{took:.2f} s CPU，{size / 1e6:.1f} MB（目标 ≤{goal} s：{'达成' if took <= goal else '未达成'}）")
+        # The campaign loop: store, approve, rebuild from the stored document (what officers' downloads use),
+        # check in, and the reports.
+        import datetime as dt
+
+        from planning import lifecycle, reports
+        from planning.checkins import record_checkin
+        from planning.plan import plan_from_document
+
+        cmd = AccessScope(role="commander", username="bench")
+        for name, fn in (("保存草稿", lambda: lifecycle.save_draft(engine, plan, username="bench")),):
+            t = time.perf_counter()
+            pid = fn()
+            print(f"  {name}：{time.perf_counter() - t:.2f} s")
+        lifecycle.approve_plan(engine, pid, scope=cmd)
+        t = time.perf_counter()
+        doc = lifecycle.load_document(engine, pid)
+        stored = plan_from_document(doc, engine=engine)
+        print(f"  由存档重建方案：{time.perf_counter() - t:.2f} s")
+        v = doc["visits"][0]
+        me = AccessScope(role="officer", hospital_ids=frozenset({v["hospital_id"]}), officer_id=v["officer_id"],
+                         username="o")
+        t = time.perf_counter()
+        record_checkin(engine, scope=me, plan_id=pid, visit_id=v["visit_id"], status="done",
+                       actual_start=dt.datetime.fromisoformat(v["start"][:19]),
+                       now=dt.datetime.fromisoformat(v["end"][:19]))
+        print(f"  一次签到：{time.perf_counter() - t:.2f} s")
+        for name, fn in (("PDF（存档方案，含审批栏）", lambda: export_pdf(stored, scope=cmd,
+                                                               approval=lifecycle.plan_info(engine, pid))),
+                         ("巡防完成情况", lambda: reports.dosage(engine, month=month)),
+                         ("工作量化统计表 XLSX", lambda: reports.workload_xlsx(engine, period=month)),
+                         ("月度通报 PDF", lambda: reports.bulletin_pdf(reports.monthly_bulletin(engine, month=month)))):
+            t = time.perf_counter()
+            fn()
+            print(f"  {name}：{time.perf_counter() - t:.2f} s")
 
 
 if __name__ == "__main__":

@@ -153,3 +153,14 @@ def write_xlsx(sheets: pd.DataFrame | Mapping[str, pd.DataFrame], path: str | Pa
     path = Path(path)
     path.write_bytes(frames_to_xlsx_bytes(sheets, index=index))
     return path
+
+
+def rl_text(value: object) -> str:
+    """Text escaped for a ReportLab ``Paragraph``, which parses a small XML markup language.
+
+    Without it a hospital name such as ``<a href="http://evil">请点此重新登录</a>`` becomes a clickable link in an
+    official PDF and ``<img src=...>`` aborts the export. Control characters are removed too.
+    """
+    from xml.sax.saxutils import escape
+
+    return escape(clean_xml_text(str(value)), {'"': "&quot;", "'": "&#39;"})

@@ -43,6 +43,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("analysis", "热点研判", "hotspots"),
     PageSpec("hospitals", "重点医院", "keylist"),
     PageSpec("plan", "巡防计划", "plan"),
+    PageSpec("today", "今日任务", "today"),
     PageSpec("evaluation", "成效评估", "evaluation"),
     PageSpec("import", "数据导入", "import"),
     PageSpec("screen", "会商大屏", "meeting"),

@@ -124,30 +124,33 @@ class ReplanResult:
 
 
 def visit_entropy(visits: pd.DataFrame, points: pd.DataFrame) -> pd.Series:
-    """Per hospital, how unpredictable its daily visits are, in [0, 1].
+    """Per hospital, how unpredictable its visits are, in [0, 1].
 
-    The Shannon entropy of the month's visits over (patrol point, half-hour of the day) cells,
-    divided by its largest possible value ``log(points x half-hours)``, where the points are all
-    the hospital's points in ``points`` (suppressed ones included, so dropping points lowers it).
-    1 means visits spread evenly over every point and time; low values mean an observer can tell
-    where and when officers will be.
+    Two Shannon entropies of the month's visits, each divided by its largest possible value: over
+    the hospital's patrol points (``log(points)``, all points in ``points``, suppressed ones
+    included, so dropping points lowers it) and over the half-hours of the day
+    (``log(half-hours)``). The smaller of the two is returned: 1 means visits spread evenly over
+    every point and every time; a low value means an observer can tell where, or when, officers
+    will be.
     """
     if visits.empty:
         return pd.Series(dtype=float, name="entropy_share")
-    slot = settings.PATROL_SLOT_MIN
-    local = visits["start"].dt.tz_convert(settings.TIMEZONE)
-    cell = (local.dt.hour * 60 + local.dt.minute) // slot
     from planning.patrols import _slot_grid
 
-    n_slots = len(_slot_grid())
+    local = visits["start"].dt.tz_convert(settings.TIMEZONE)
+    cell = (local.dt.hour * 60 + local.dt.minute) // settings.PATROL_SLOT_MIN
     df = pd.DataFrame({"hospital_id": visits["hospital_id"].to_numpy(), "point_id": visits["point_id"].to_numpy(),
                        "cell": cell.to_numpy()})
-    counts = df.groupby(["hospital_id", "point_id", "cell"]).size()
-    p = counts / counts.groupby(level="hospital_id").transform("sum")
-    h = -(p * np.log(p)).groupby(level="hospital_id").sum()
+
+    def share(col: str, k: pd.Series) -> pd.Series:
+        counts = df.groupby(["hospital_id", col]).size()
+        p = counts / counts.groupby(level="hospital_id").transform("sum")
+        h = -(p * np.log(p)).groupby(level="hospital_id").sum()
+        return h / np.log(k.reindex(h.index).fillna(2).clip(lower=2))
+
     n_points = points.groupby("hospital_id")["point_id"].nunique()
-    k = (n_points.reindex(h.index).fillna(1) * n_slots).clip(lower=2)
-    return (h / np.log(k)).rename("entropy_share")
+    n_slots = pd.Series(len(_slot_grid()), index=n_points.index)
+    return np.minimum(share("point_id", n_points), share("cell", n_slots)).rename("entropy_share")
 
 
 def replan(plan: Plan, edits: Iterable[Edit], *, engine: Engine | None = None) -> ReplanResult:

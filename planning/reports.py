@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from core import settings
+from core.safeio import rl_text
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -338,8 +339,8 @@ def workload_pdf(engine: Engine, *, period: str, unit: str = "") -> bytes:
     ])
     widths = [10 * mm, 46 * mm] + [19.5 * mm] * len(WORKLOAD_COLUMNS)
     story = [Paragraph("重点医院周边环境秩序整治工作量化统计表", title), Spacer(1, 2 * mm),
-             Paragraph(f"填报单位：{unit or '（单位名称）'}　统计周期：{label}（{first}至{last}）　填报日期：{_now():%Y-%m-%d}"
-                       + ("　【演示数据（合成）】" if demo else ""), body), Spacer(1, 2 * mm),
+             Paragraph(rl_text(f"填报单位：{unit or '（单位名称）'}　统计周期：{label}（{first}至{last}）　填报日期：{_now():%Y-%m-%d}"
+                       + ("　【演示数据（合成）】" if demo else "")), body), Spacer(1, 2 * mm),
              Table(rows, colWidths=widths, rowHeights=[9 * mm] + [rh] * (len(rows) - 1), style=style, repeatRows=1),
              Spacer(1, 3 * mm),
              Paragraph("填报人：　　　　　　审核人：　　　　　　（数字取自巡查签到与集中行动成果登记；"
@@ -506,8 +507,8 @@ def bulletin_pdf(b: dict) -> bytes:
         story.append(Paragraph("【演示数据（合成），数字不代表真实情况】", body))
     story.append(Spacer(1, 3 * mm))
     for head, paras in bulletin_text(b):
-        story.append(Paragraph(head, h2))
-        story += [Paragraph(p, body) for p in paras]
+        story.append(Paragraph(rl_text(head), h2))
+        story += [Paragraph(rl_text(p), body) for p in paras]
     story.append(Spacer(1, 4 * mm))
     story.append(Paragraph(f"数据截至 {b['as_of'][:16]}。", body))
     buf = io.BytesIO()

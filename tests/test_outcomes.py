@@ -58,9 +58,31 @@ def test_evaluate_actions_detects_planted_changes(engine):
     assert t.loc["bj001", "wdd"] > 0 and "显著上升" in t.loc["bj001", "verdict"]
     assert t.loc["bj002", "t_before"] > t.loc["bj002", "t_after"]
     assert bool(t.loc["bj002", "complete"]) and res.params["n_controls"] == 4
-    # An action whose after window reaches past the data is flagged.
+    # An action whose after window reaches past the data gets no verdict and no after figures yet.
     late = evaluate_actions(engine, month="2026-10", actions=acts.assign(start=pd.Timestamp("2026-10-20 07:00")))
-    assert "观察期未满" in late.table["verdict"].iloc[0]
+    row = late.table.iloc[0]
+    assert row["verdict"] == "待评估（观察期至 2026-11-17）" and not row["complete"]
+    assert row["t_after"] is None and row["wdd"] is None and row["wdd_p"] is None
+
+
+def test_only_approved_plans_are_evaluated(engine):
+    """A draft (as the CLI stores it) never reaches the evaluation; its approval does."""
+    from core.trust.access import scope_for_role
+    from planning.lifecycle import approve_plan, save_draft
+    from planning.outcomes import evaluate_actions
+    from planning.plan import make_plan
+    from tests._planning_store import MONTH
+
+    plan = make_plan(engine, month=MONTH, seed=3)
+    pid = save_draft(engine, plan, username="cli")
+    with pytest.raises(ValueError, match="没有已批准"):
+        evaluate_actions(engine, month=MONTH)
+    with pytest.raises(PermissionError):
+        approve_plan(engine, pid, scope=scope_for_role("liaison", username="l"))
+    approve_plan(engine, pid, scope=scope_for_role("commander", username="c"))
+    table = evaluate_actions(engine, month=MONTH).table
+    # The data end before the plan month: every action is still waiting for its after-window.
+    assert len(table) == len(plan.actions) and table["verdict"].str.startswith("待评估（观察期至").all()
 
 
 def test_evaluate_without_stored_plan_is_a_chinese_error(engine):

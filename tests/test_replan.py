@@ -77,3 +77,48 @@ def test_edits_are_validated_and_recorded(plan, tmp_path_factory):
         audit = pd.read_sql(select(AuditEntry).where(AuditEntry.action == "plan_edit"), conn)
     assert list(edits["kind"]) == ["lock"] and edits["note"].iloc[0] == "已报批"
     assert audit["detail"].str.contains(str(pid)).any()
+
+
+def test_point_edits_and_the_predictability_warning(plan):
+    """Suppressing all but one point of a hospital makes its patrols predictable, and the result says so."""
+    hid = "bj001"
+    pts = plan.points[plan.points["hospital_id"] == hid]
+    keep = pts.iloc[0]
+    edits = [Edit("point_suppress", point_id=p, note="施工") for p in pts["point_id"] if p != keep["point_id"]]
+    res = replan(plan, edits)
+    assert set(res.plan.visits.loc[res.plan.visits["hospital_id"] == hid, "point_id"]) == {keep["point_id"]}
+    assert res.predictability.loc[hid, "after"] < res.predictability.loc[hid, "before"]
+    assert any(w.startswith(plan.hospital_name(hid)) and "容易预测" in w for w in res.warnings)
+    assert check_plan(json.loads(res.plan.to_json())) == []
+    # Adding a named point gives it visits under its name; a modest edit raises no warning.
+    add = Edit("point_add", hospital_id=hid, name="住院部北门", lon=float(keep["lon"]) + 0.0005,
+               lat=float(keep["lat"]) + 0.0005)
+    res2 = replan(plan, [add])
+    new = res2.plan.points[res2.plan.points["name"] == "住院部北门"]
+    assert len(new) == 1 and (res2.plan.visits["point_id"] == new["point_id"].iloc[0]).any()
+    assert res2.warnings == []
+    doc = json.loads(res2.plan.to_json())
+    assert check_plan(doc) == []
+    assert any(v["point"] == "住院部北门" for v in doc["visits"])
+
+
+def test_saved_edits_carry_who_why_and_cost(plan, tmp_path_factory):
+    from planning.lifecycle import list_plans, save_draft
+    from planning.replan import plan_edits, save_replan
+    from tests._planning_store import writable
+
+    engine = writable(tmp_path_factory, "edits")
+    plan = dataclasses_replace(plan, engine)
+    pid = save_draft(engine, plan, username="chief")
+    res = replan(plan, [Edit("lock", hospital_id="bj003")], engine=engine)
+    new_id = save_replan(engine, pid, res, username="chief", why="医院要求")
+    hist = plan_edits(engine, pid)
+    assert list(hist["kind"]) == ["lock"] and hist["username"].iloc[0] == "chief" and hist["note"].iloc[0] == "医院要求"
+    assert hist["new_plan_id"].iloc[0] == new_id and hist["patrol_risk_cost"].notna().all()
+    assert [p.status for p in list_plans(engine)] == ["draft", "superseded"]
+
+
+def dataclasses_replace(plan, engine):
+    import dataclasses
+
+    return dataclasses.replace(plan, engine=engine)

@@ -1,4 +1,5 @@
-"""成效评估: before/after per action with control and buffer areas (WDD, WDQ), trends, statistics table."""
+"""成效评估: before/after per action (only approved plans, only once the after-window has passed), action
+results entry (commanders), patrol dosage, the 工作量化统计表 (XLSX/PDF) and the 月度通报 (PDF)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, ui
-from planning.outcomes import LABELS, evaluate_actions, monthly_statistics
+from planning import reports
+from planning.outcomes import COUNTS, LABELS, action_results, evaluate_actions, monthly_statistics, record_action_result
 
 EVAL_LABELS = {
     "医院": "医院", "date": "行动日期", "t_before": "行动前（本院）", "t_after": "行动后（本院）",
@@ -18,8 +20,9 @@ EVAL_LABELS = {
 scope, df = ui.page_start("成效评估")
 hospitals = data.hospitals(scope)
 names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
-months = ui.month_options(df, ahead=0)
-month = st.selectbox("行动月份", months, index=0, key="ev_month")
+# One month ahead of the data: the month being carried out, whose actions get their results recorded.
+months = ui.month_options(df, ahead=1)
+month = st.selectbox("行动月份", months, index=min(1, len(months) - 1), key="ev_month")
 window = st.slider("前后对比窗口（天）", 7, 56, 28, step=7, key="ev_window")
 
 st.subheader("行动前后对比（加权位移差 WDD / 加权位移商 WDQ）")
@@ -36,7 +39,9 @@ else:
     if scope.hospital_ids is not None:
         table = table[table["hospital_id"].isin(scope.hospital_ids)]
     table = table.assign(医院=table["hospital_id"].map(lambda h: names.get(h, h)))
-    st.dataframe(table[list(EVAL_LABELS)].rename(columns=EVAL_LABELS), hide_index=True, width="stretch")
+    shown = table[list(EVAL_LABELS)].astype(object).where(table[list(EVAL_LABELS)].notna(), "—")
+    st.dataframe(shown.astype(str).rename(columns=EVAL_LABELS), hide_index=True, width="stretch")
+    table = table[table["complete"]]
     if not table.empty:
         chart = alt.Chart(table).mark_bar().encode(
             x=alt.X("wdd:Q", title="WDD（负值为下降）"), y=alt.Y("医院:N", sort="x", title=None),
@@ -81,3 +86,91 @@ else:
         on_click=lambda: record("export", username=scope.username, data=csv_bytes, engine=data.engine(),
                                 detail=f"工作量化统计表 {month}（CSV）"),
     )
+
+
+first, last = reports.period_bounds(month)[:2]
+engine = data.engine()
+if scope.role == "commander":
+    st.subheader("登记集中行动成果")
+    acts = data.approved_actions(data.db_url(), month)
+    units = data.store.load_units(engine)
+    unit_names = dict(zip(units["unit_id"], units["name"], strict=True))
+    options = [(r.hospital_id, pd.Timestamp(r.start).date()) for r in acts.itertuples(index=False)]
+    with st.form("ev_result"):
+        if options:
+            pick = st.selectbox("行动", options, format_func=lambda o: f"{names.get(o[0], o[0])} {o[1]}", key="ev_res_act")
+        else:
+            c1, c2 = st.columns(2)
+            pick = (c1.selectbox("医院", list(names), format_func=names.get, key="ev_res_h"),
+                    c2.date_input("行动日期", value=first, key="ev_res_d"))
+        chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units")
+        per_unit = st.number_input("每个单位警力（人）", min_value=0, max_value=200, value=4, key="ev_res_per")
+        total = st.number_input("总警力（人，0 = 各单位之和）", min_value=0, max_value=2000, value=0, key="ev_res_total")
+        cols = st.columns(len(COUNTS))
+        counts = {k: int(c.number_input(LABELS[k], min_value=0, max_value=10_000, value=0, key=f"ev_res_{k}"))
+                  for c, k in zip(cols, COUNTS, strict=True)}
+        note = st.text_input("备注", key="ev_res_note")
+        if st.form_submit_button("登记成果", type="primary"):
+            try:
+                record_action_result(engine, scope=scope, hospital_id=pick[0], date=pick[1],
+                                     units={u: int(per_unit) for u in chosen_units},
+                                     officers=int(total) or None, note=note, **counts)
+            except (ValueError, PermissionError) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"已登记 {names.get(pick[0], pick[0])} {pick[1]} 的行动成果。")
+    res = action_results(engine, start=first, end=last, hospital_ids=scope.hospital_ids)
+    if len(res):
+        st.dataframe(pd.DataFrame({
+            "医院": res["hospital_id"].map(lambda h: names.get(h, h)), "日期": res["date"].astype(str),
+            "警力": res["officers"], "参战单位": res["units"].map(lambda us: "、".join(u["name"] for u in us)),
+            **{LABELS[k]: res[k] for k in COUNTS}, "登记人": res["username"],
+        }), hide_index=True, width="stretch")
+
+st.subheader("日常巡防完成情况")
+dose = reports.dosage(engine, month=month, hospital_ids=scope.hospital_ids)
+t = dose.totals
+m = st.columns(4)
+m[0].metric("到期计划巡查", f"{t['planned']:,}")
+m[1].metric("已完成", f"{t['done']:,}")
+m[2].metric("完成率", reports._pct(t["compliance"]))
+m[3].metric("高峰复巡达标", f"{t['peak_kept']}/{t['peak_windows']}")
+st.caption(f"计划来源：{dose.source}；完成率 = 已签到完成 ÷ 计划开始时间已过的巡查。")
+if len(dose.by_hospital):
+    st.dataframe(pd.DataFrame({
+        "医院": dose.by_hospital["name"], "计划": dose.by_hospital["planned"], "完成": dose.by_hospital["done"],
+        "未完成": dose.by_hospital["missed"], "未上报": dose.by_hospital["unreported"],
+        "完成率": dose.by_hospital["compliance"].map(reports._pct),
+    }), hide_index=True, width="stretch", height=240)
+
+st.subheader("报表下载")
+from core.trust.audit import record as _record  # noqa: E402
+
+quarter = f"{first.year}Q{(first.month - 1) // 3 + 1}"
+period = st.radio("统计周期", [month, quarter], horizontal=True, key="ev_period",
+                  format_func=lambda p: reports.period_bounds(p)[2])
+d1, d2, d3 = st.columns(3)
+if d1.button("生成统计表（XLSX）", key="ev_mk_xlsx"):
+    st.session_state["ev_xlsx"] = (period, reports.workload_xlsx(engine, period=period))
+if d2.button("生成统计表（PDF）", key="ev_mk_wpdf"):
+    st.session_state["ev_wpdf"] = (period, reports.workload_pdf(engine, period=period))
+bulletin = reports.monthly_bulletin(engine, month=month)
+with st.expander(f"月度通报预览（{month}）", expanded=False):
+    for head, paras in reports.bulletin_text(bulletin):
+        st.markdown(f"**{head}**")
+        for para in paras:
+            st.markdown(para)
+if d3.button("生成月度通报（PDF）", key="ev_mk_bull"):
+    st.session_state["ev_bull"] = (month, reports.bulletin_pdf(bulletin))
+for key, col, label, fname, mime in (
+    ("ev_xlsx", d1, "下载统计表（XLSX）", "工作量化统计表_{p}.xlsx",
+     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("ev_wpdf", d2, "下载统计表（PDF）", "工作量化统计表_{p}.pdf", "application/pdf"),
+    ("ev_bull", d3, "下载月度通报（PDF）", "月度通报_{p}.pdf", "application/pdf"),
+):
+    if key in st.session_state:
+        p, blob = st.session_state[key]
+        name = fname.format(p=p)
+        col.download_button(label, blob, file_name=name, mime=mime, key=f"{key}_dl",
+                            on_click=lambda blob=blob, n=name: _record(
+                                "export", username=scope.username, data=blob, engine=engine, detail=n))

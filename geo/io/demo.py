@@ -517,4 +517,9 @@ def build_demo(
     # The past actions whose effect is planted; planning stores them as the demo's action history.
     set_meta("demo_actions", actions.assign(start=actions["start"].astype(str), end=actions["end"].astype(str))
              .to_json(orient="records", force_ascii=False), engine)
-    return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()}}
+    from geo.io.demo_outcomes import add_past_outcomes
+
+    outcomes = add_past_outcomes(engine, hospitals=hospitals, units=units, officers=officers, actions=actions,
+                                 end=end_ts, seed=seed)
+    return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()},
+            "outcomes": outcomes}

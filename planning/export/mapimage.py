@@ -21,7 +21,7 @@ from core import settings
 
 #: Figure size in inches and resolution of the embedded PNG.
 FIGSIZE = (7.2, 3.3)
-DPI = 110
+DPI = 150
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +56,19 @@ def _figure():
                                   zorder=1)[0] for r in rings]
     loc.set_xticks([])
     loc.set_yticks([])
+    # Static detail furniture: metres around the hospital at (0, 0), north arrow in axes units.
+    det.set_xticks([])
+    det.set_yticks([])
+    det.set_facecolor("#fbfbf8")
+    det.set_aspect("equal")
+    det.add_patch(_circle(settings.PATROL_FIXED_POINT_OFFSET_M * 1.6))
+    det.plot([0], [0], marker="P", markersize=13, color="#222222", zorder=4)
+    from planning.export.pdf import _font_prop
+
+    prop = _font_prop()
+    det.annotate("", xy=(0.95, 0.93), xytext=(0.95, 0.78), xycoords="axes fraction",
+                 arrowprops={"arrowstyle": "-|>", "color": "black"}, zorder=6)
+    det.text(0.95, 0.945, "北", transform=det.transAxes, fontproperties=prop, fontsize=8, ha="center", zorder=6)
     return fig, loc, det, patches, []
 
 
@@ -91,8 +104,14 @@ def place_labels(xy: np.ndarray, widths: np.ndarray, height: float, avoid: np.nd
     return out
 
 
-def hospital_map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point: pd.Series | None = None) -> bytes:
-    """PNG of one hospital's map (see the module docstring).
+#: Legend printed under each map (kept out of the image: text is the slowest thing to rasterise).
+LEGEND = "红点：警情热点　蓝点：固定巡逻点　紫点：人工增加　十字：医院　括号内为本月计划巡查次数"
+
+
+def hospital_map_image(hospital: pd.Series, points: pd.DataFrame, visits_per_point: pd.Series | None = None) -> bytes:
+    """JPEG of one hospital's map (see the module docstring; :data:`LEGEND` explains the symbols).
+
+    JPEG rather than PNG: reportlab embeds JPEG as it is, while a PNG is decoded and compressed again.
 
     Parameters
     ----------
@@ -111,7 +130,6 @@ def hospital_map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point
     for a in dynamic:
         a.remove()
     dynamic.clear()
-    det.cla()
     # --- locator: the district and its neighbours
     lon0, lat0 = float(hospital["lon"]), float(hospital["lat"])
     district = str(hospital.get("district", ""))
@@ -144,13 +162,9 @@ def hospital_map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point
     ratio = (bbox.width * FIGSIZE[0]) / (bbox.height * FIGSIZE[1])
     det.set_xlim(-half * ratio, half * ratio)
     det.set_ylim(-half, half)
-    det.set_aspect("equal")
-    det.set_facecolor("#fbfbf8")
-    det.add_patch(_circle(settings.PATROL_FIXED_POINT_OFFSET_M * 1.6))
-    det.plot([0], [0], marker="P", markersize=13, color="#222222", zorder=4)
     colors = {"hotspot": "#d62728", "fixed": "#1f77b4", "added": "#8e44ad"}
-    det.scatter(px, py, s=70, c=[colors.get(k, "#1f77b4") for k in points["kind"]], edgecolors="white", linewidths=0.8,
-                zorder=5)
+    dynamic.append(det.scatter(px, py, s=70, c=[colors.get(k, "#1f77b4") for k in points["kind"]], edgecolors="white", linewidths=0.8,
+                zorder=5))
     vpp = visits_per_point if visits_per_point is not None else pd.Series(dtype=int)
     labels = [f"{n}（{int(vpp.get(p, 0))}次）" if len(vpp) else str(n)
               for p, n in zip(points["point_id"], points["name"], strict=True)]
@@ -172,25 +186,18 @@ def hospital_map_png(hospital: pd.Series, points: pd.DataFrame, visits_per_point
         ex = cx if abs(cx - disp[i, 0]) < abs(cx + w - disp[i, 0]) else cx + w
         ey = cy if abs(cy - disp[i, 1]) < abs(cy + hgt - disp[i, 1]) else cy + hgt
         lx, ly = inv.transform((ex, ey))
-        det.plot([px_all[i], lx], [py_all[i], ly], color="#777777", linewidth=0.5, zorder=3)
-        det.text(x, y, text, fontproperties=prop, fontsize=fs + (0.5 if i == 0 else 0), ha="left", va="bottom",
-                 color="#111111" if i == 0 else colors.get(points["kind"].iloc[i - 1], "#1f77b4"), zorder=6,
-                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
+        dynamic += det.plot([px_all[i], lx], [py_all[i], ly], color="#777777", linewidth=0.5, zorder=3)
+        dynamic.append(det.text(x, y, text, fontproperties=prop, fontsize=fs + (0.5 if i == 0 else 0), ha="left",
+                                va="bottom", zorder=6,
+                                color="#111111" if i == 0 else colors.get(points["kind"].iloc[i - 1], "#1f77b4")))
     # Scale bar (metres) and north arrow.
     bar = _nice(half * ratio * 0.5)
     xb, yb = -half * ratio * 0.92, -half * 0.86
-    det.plot([xb, xb + bar], [yb, yb], color="black", linewidth=2.2, zorder=6)
-    det.text(xb + bar / 2, yb + half * 0.04, f"{bar:.0f} 米", fontproperties=prop, fontsize=7, ha="center", zorder=6)
-    xn, yn = half * ratio * 0.9, half * 0.62
-    det.annotate("", xy=(xn, yn + half * 0.25), xytext=(xn, yn), arrowprops={"arrowstyle": "-|>", "color": "black"},
-                 zorder=6)
-    det.text(xn, yn + half * 0.28, "北", fontproperties=prop, fontsize=8, ha="center", zorder=6)
-    det.set_xticks([])
-    det.set_yticks([])
-    det.set_title("红：警情热点　蓝：固定巡逻点　紫：人工增加　括号内为本月计划巡查次数", fontproperties=prop, fontsize=7.5,
-                  pad=3)
+    dynamic += det.plot([xb, xb + bar], [yb, yb], color="black", linewidth=2.2, zorder=6)
+    dynamic.append(det.text(xb + bar / 2, yb + half * 0.04, f"{bar:.0f} 米", fontproperties=prop, fontsize=7,
+                            ha="center", zorder=6))
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    fig.savefig(buf, format="jpg", dpi=DPI, pil_kwargs={"quality": 88})
     return buf.getvalue()
 
 
