@@ -517,4 +517,8 @@ def build_demo(
     # The past actions whose effect is planted; planning stores them as the demo's action history.
     set_meta("demo_actions", actions.assign(start=actions["start"].astype(str), end=actions["end"].astype(str))
              .to_json(orient="records", force_ascii=False), engine)
-    return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()}}
+    from geo.io.persons import add_demo_persons  # synthetic persons (演示), planted gangs; issue 14
+
+    persons = add_demo_persons(engine, hospitals, start=start_ts, days=(end_ts - start_ts).days, seed=seed)
+    return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()},
+            "persons": persons}
