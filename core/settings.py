@@ -199,6 +199,9 @@ class Settings:
     #: ``(1 - w) * (sum of KEYLIST_WEIGHTS components) + w * targets``, so the existing weights keep their
     #: meaning (shares of the non-target part) and the total still ranges 0..1; 0 switches it off.
     keylist_targets_weight: float = 0.1
+    #: How strongly known targets' peak hours pull a concentrated action's window (share of the hospital's mean
+    #: hourly risk added in the hours its targets peak; 0 ignores the targets).
+    action_targets_weight: float = 0.5
     #: Hand-over template (watch list / blacklist fields agreed with hospitals and the health commission).
     persons_handover_template: str = "handover_template.yaml"
 

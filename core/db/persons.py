@@ -144,6 +144,21 @@ def hospital_targets(engine: Engine | None = None, *, scope: AccessScope | None 
     }).rename_axis("hospital_id").reset_index()
 
 
+def target_activity(engine: Engine | None = None, *, start=None, end=None) -> pd.DataFrame:
+    """Known targets' appearances per hospital in ``[start, end)`` (naive local times): counts only (planning)."""
+    engine = engine or get_engine()
+    t = table_of(PersonMention)
+    stmt = (select(t.c.hospital_id, func.count(func.distinct(t.c.person_id)).label("n_targets"),
+                   func.count().label("n_appearances"))
+            .where(t.c.person_id.is_not(None), t.c.hospital_id.is_not(None)).group_by(t.c.hospital_id))
+    if start is not None:
+        stmt = stmt.where(t.c.seen_at >= pd.Timestamp(start).tz_localize(None).to_pydatetime())
+    if end is not None:
+        stmt = stmt.where(t.c.seen_at < pd.Timestamp(end).tz_localize(None).to_pydatetime())
+    with engine.connect() as conn:
+        return pd.read_sql(stmt, conn)
+
+
 # --------------------------------------------------------------------------- hand-over
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from planning.cli import analysis, audit, data, db, plan, users
+from planning.cli import analysis, audit, data, db, persons, plan, users
 
 
 class UserError(Exception):
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="python -m planning", description="医院周边警情研判与巡防排班 命令行")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (data, db, analysis, plan, users, audit):
+    for module in (data, db, analysis, plan, users, audit, persons):
         module.register(sub)
     return parser
 
