@@ -27,9 +27,9 @@ ALIASES = {"hotspots": "analysis", "keylist": "hospitals", "meeting": "screen"}
 #: Pages per role (指挥员 everything operational, 驻院民警 own hospital, 卫健联络员 statistics,
 #: 管理员 users, settings and imports).
 ROLE_PAGES: dict[str, frozenset[str]] = {
-    "commander": frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "meeting"}),
-    "officer": frozenset({"overview", "map", "hotspots", "plan"}),
-    "liaison": frozenset({"overview", "keylist", "evaluation"}),
+    "commander": frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "meeting", "persons"}),
+    "officer": frozenset({"overview", "map", "hotspots", "plan", "persons"}),
+    "liaison": frozenset({"overview", "keylist", "evaluation", "persons"}),
     "admin": frozenset({"overview", "import", "admin"}),
 }
 
