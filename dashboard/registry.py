@@ -45,6 +45,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("plan", "巡防计划", "plan"),
     PageSpec("today", "今日任务", "today"),
     PageSpec("evaluation", "成效评估", "evaluation"),
+    PageSpec("persons", "重点人员", "persons"),
     PageSpec("import", "数据导入", "import"),
     PageSpec("screen", "会商大屏", "meeting"),
     PageSpec("admin", "系统管理", "admin"),

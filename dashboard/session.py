@@ -31,15 +31,15 @@ from dashboard.safe import md
 
 #: Page keys of the dashboard (see the module docstring of dashboard/app.py).
 PAGES = frozenset({"overview", "map", "hotspots", "keylist", "plan", "today", "evaluation", "import", "meeting",
-                   "admin"})
+                   "persons", "admin"})
 #: Other names under which the dashboard files some of these pages (file stems in dashboard/views/).
 ALIASES = {"hotspots": "analysis", "keylist": "hospitals", "meeting": "screen"}
 #: Pages per role (指挥员 everything operational, 驻院民警 own hospital, 卫健联络员 statistics,
 #: 管理员 users, settings and imports).
 ROLE_PAGES: dict[str, frozenset[str]] = {
-    "commander": frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "meeting"}),
-    "officer": frozenset({"overview", "map", "hotspots", "plan", "today"}),
-    "liaison": frozenset({"overview", "keylist", "evaluation"}),
+    "commander": frozenset({"overview", "map", "hotspots", "keylist", "plan", "evaluation", "meeting", "persons"}),
+    "officer": frozenset({"overview", "map", "hotspots", "plan", "today", "persons"}),
+    "liaison": frozenset({"overview", "keylist", "evaluation", "persons"}),
     "admin": frozenset({"overview", "import", "admin"}),
 }
 

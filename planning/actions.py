@@ -156,6 +156,44 @@ def daily_hourly_risk(weekday_risk: pd.DataFrame, *, month: str) -> pd.DataFrame
     return out[["hospital_id", "date", "hour", "risk"]].sort_values(["hospital_id", "date", "hour"], ignore_index=True)
 
 
+def add_target_peaks(
+    hourly: pd.DataFrame,
+    targets: pd.DataFrame | None,
+    *,
+    weight: float | None = None,
+) -> pd.DataFrame:
+    """Raise the hourly risk of each hospital in the hours where its known targets peak.
+
+    Each hospital's risk of the hour holding a target's peak centre grows by ``weight`` × the hospital's mean
+    hourly risk × the share of its targets peaking then, so the best windows (:func:`best_windows`) move towards
+    the hours the targets are there without letting a few persons outweigh the incident forecast.
+
+    Parameters
+    ----------
+    hourly
+        hospital_id, date, hour, risk (:func:`daily_hourly_risk`).
+    targets
+        hospital_id, peak_centers_min (list of minutes of day per hospital; :func:`core.db.persons.hospital_targets`).
+    weight
+        Default ``settings.ACTION_TARGETS_WEIGHT``; 0 returns ``hourly`` unchanged.
+    """
+    w = float(settings.ACTION_TARGETS_WEIGHT if weight is None else weight)
+    if targets is None or not len(targets) or w <= 0 or hourly.empty:
+        return hourly
+    out = hourly.copy()
+    mean = out.groupby("hospital_id")["risk"].transform("mean")
+    bump = np.zeros(len(out))
+    for r in targets.itertuples(index=False):
+        centres = [c for c in (r.peak_centers_min or []) if c == c]
+        if not centres:
+            continue
+        hours = np.bincount((np.asarray(centres) // 60).astype(int) % 24, minlength=24) / len(centres)
+        sel = (out["hospital_id"] == r.hospital_id).to_numpy()
+        bump[sel] = hours[out.loc[sel, "hour"].to_numpy(int)]
+    out["risk"] = out["risk"] + w * mean.to_numpy() * bump
+    return out
+
+
 def best_windows(
     hourly: pd.DataFrame,
     *,

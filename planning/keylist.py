@@ -36,7 +36,7 @@ from geo import periods
 from planning.actions import month_days
 
 COLUMNS = ["hospital_id", "name", "score", "rank", "listed", "proposal", "reasons", "incidents", "severity",
-           "complaints", "trend", "hotspot_z", "previously_listed"]
+           "complaints", "trend", "hotspot_z", "previously_listed", "targets", "target_appearances"]
 
 
 def _shift_month(month: str, k: int) -> str:
@@ -115,6 +115,8 @@ def score_hospitals(
     severity_weights: dict[str, float] | None = None,
     trend_months: int | None = None,
     assessed: str | None = None,
+    targets: pd.DataFrame | None = None,
+    targets_weight: float | None = None,
 ) -> pd.DataFrame:
     """Score every hospital for the list of ``month`` (assessed on the month before).
 
@@ -135,11 +137,19 @@ def score_hospitals(
         Baseline months of the trend (default ``settings.KEYLIST_TREND_MONTHS``).
     assessed
         The month scored, "YYYY-MM" (default the month before ``month``; see :func:`assessed_month`).
+    targets
+        Known targets' activity in the assessed month (``hospital_id, n_targets, n_appearances``, from
+        :func:`core.db.persons.target_activity`); None leaves the component out.
+    targets_weight
+        Weight ``w`` of the targets component (default ``settings.KEYLIST_TARGETS_WEIGHT``): the score is
+        ``(1 - w) * (weighted incident components) + w * (appearances scaled 0..1)``, so ``KEYLIST_WEIGHTS``
+        keep their meaning as shares of the incident part.
 
     Returns
     -------
     pandas.DataFrame
-        hospital_id, name, incidents, severity, complaints, trend, hotspot_z, score, rank.
+        hospital_id, name, incidents, severity, complaints, trend, hotspot_z, targets, target_appearances,
+        score, rank.
     """
     weights = dict(settings.KEYLIST_WEIGHTS if weights is None else weights)
     unknown = set(weights) - {"severity", "complaints", "trend", "hotspot"}
@@ -177,7 +187,17 @@ def score_hospitals(
         + weights.get("trend", 0) * df["trend"].clip(0, 1)
         + weights.get("hotspot", 0) * unit(df["hotspot_z"].clip(lower=0))
     )
-    df["score"] = (100 * score / total_w).round(2)
+    score = score / total_w
+    tw = float(settings.KEYLIST_TARGETS_WEIGHT if targets_weight is None else targets_weight)
+    if not 0 <= tw <= 1:
+        raise ValueError(f"`targets_weight` must be in [0, 1], got {tw}.")
+    df["targets"], df["target_appearances"] = 0, 0
+    if targets is not None and len(targets):
+        t = targets.set_index("hospital_id")
+        df["targets"] = df["hospital_id"].map(t["n_targets"]).fillna(0).astype(int)
+        df["target_appearances"] = df["hospital_id"].map(t["n_appearances"]).fillna(0).astype(int)
+        score = (1 - tw) * score + tw * unit(df["target_appearances"].astype(float))
+    df["score"] = (100 * score).round(2)
     df = df.sort_values(["score", "severity", "hospital_id"], ascending=[False, False, True], ignore_index=True)
     df["rank"] = np.arange(1, len(df) + 1)
     return df
@@ -190,6 +210,8 @@ def _reason(r, *, assessed: str, trend_months: int) -> str:
     else:
         parts.append(f"较前{trend_months}个月月均{'上升' if r.trend > 0 else '下降'}{abs(r.trend):.0%}")
     parts.append(f"周边存在显著热点（Gi* z={r.hotspot_z:.1f}）" if r.hotspot_z > 0 else "周边无显著热点")
+    if getattr(r, "targets", 0):
+        parts.append(f"已知重点人员{r.targets}人在此活动{r.target_appearances}次")
     parts.append(f"综合得分{r.score:.1f}，排名第{r.rank}")
     return "；".join(parts)
 
@@ -237,8 +259,12 @@ def propose_keylist(
     _, end = _month_range(assessed)
     events = load_incidents(engine, start=start, end=end,
                             columns=["received_at", "source", "category", "lon", "lat", "approximate", "hospital_id"])
+    from core.db.persons import target_activity
+
+    a0, a1 = _month_range(assessed)
     df = score_hospitals(events, hospitals, month=month, weights=weights, severity_weights=severity_weights,
-                         trend_months=trend_months, assessed=assessed)
+                         trend_months=trend_months, assessed=assessed,
+                         targets=target_activity(engine, start=a0, end=a1))
     prev = set(final_keylist(engine, month=_shift_month(month, -1), create=False))
     delist_rank = size * settings.KEYLIST_DELIST_RANK_FACTOR
     df["previously_listed"] = df["hospital_id"].isin(prev)

@@ -21,7 +21,14 @@ from sqlalchemy.engine import Engine
 from core import settings
 from core.trust.access import AccessScope
 from geo.io.reference import load_entrances
-from planning.actions import ActionLock, ActionPlanResult, daily_hourly_risk, month_days, solve_actions
+from planning.actions import (
+    ActionLock,
+    ActionPlanResult,
+    add_target_peaks,
+    daily_hourly_risk,
+    month_days,
+    solve_actions,
+)
 from planning.patrols import PatrolPlan, build_roster, patrol_points, plan_patrols
 
 FORMAT = "hospital-hotspots/plan"
@@ -451,7 +458,8 @@ def make_plan(
 
     act_h = hospitals[hospitals["hospital_id"].isin(listed)]
     result = solve_actions(
-        act_h, units, hourly, month=month, blocked_dates=blocked_dates, unified_day=unified_day,
+        act_h, units, add_target_peaks(hourly, _targets(engine, act_h["hospital_id"])), month=month,
+        blocked_dates=blocked_dates, unified_day=unified_day,
         availability=avail if len(avail) else None, locks=locks,
         previous=previous.actions if previous is not None else None,
         previous_forces=previous.forces if previous is not None else None,
@@ -578,3 +586,11 @@ def plan_from_document(doc: Mapping[str, Any], *, engine: Engine | None = None) 
         action_result=ar, patrol_result=pr, points=points, params=params, demo=bool(doc.get("demo")),
         created_at=pd.Timestamp(doc["generated_at"]).tz_convert(settings.TIMEZONE), engine=engine,
     )
+
+
+def _targets(engine, hospital_ids) -> pd.DataFrame | None:
+    """Known targets' peak times at the action hospitals (None when the store holds no persons)."""
+    from core.db.persons import hospital_targets
+
+    t = hospital_targets(engine)
+    return t[t["hospital_id"].isin(list(hospital_ids))] if len(t) else None

@@ -470,6 +470,130 @@ class ActionResult(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+# --- persons (issue 14)
+# Target persons (重点人员, geo.persons): identity fields are keyed hashes (HMAC-SHA256, key file
+# ``settings.PERSONS_HASH_KEY_FILE``) plus masked display forms; the clear values are stored only when
+# ``settings.PERSONS_KEEP_CLEAR`` is on, else never. Reads go through core.db.persons (scoped).
+
+
+class SightingBatch(Base):
+    """One import of a sightings file (watch-list hits); accepted + rejected + duplicates = total."""
+
+    __tablename__ = "person_sighting_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    #: JSON list of {"row", "reason"} of the rejected rows (reasons in Chinese; no row contents).
+    rejections: Mapped[str] = mapped_column(Text, default="[]")
+    username: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PersonMention(Base):
+    """One appearance of one person in one record (incident or sighting), see geo.persons.extract."""
+
+    __tablename__ = "person_mentions"
+    __table_args__ = (
+        Index("ix_person_mentions_person", "person_id"),
+        Index("ix_person_mentions_hospital", "hospital_id", "seen_at"),
+    )
+
+    mention_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    person_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # incident | sighting
+    record_id: Mapped[str] = mapped_column(String(100), default="")
+    origin: Mapped[str] = mapped_column(String(40), default="")
+    role: Mapped[str] = mapped_column(String(16), default="")
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # naive local time
+    hospital_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    camera_id: Mapped[str] = mapped_column(String(64), default="")
+    person_ref: Mapped[str] = mapped_column(String(64), default="")
+    sanction: Mapped[str] = mapped_column(String(16), default="")
+    name_hash: Mapped[str] = mapped_column(String(64), default="")
+    name_masked: Mapped[str] = mapped_column(String(64), default="")
+    id_hash: Mapped[str] = mapped_column(String(64), default="")
+    id_masked: Mapped[str] = mapped_column(String(24), default="")
+    id_status: Mapped[str] = mapped_column(String(12), default="")
+    phone_hash: Mapped[str] = mapped_column(String(64), default="")
+    phone_masked: Mapped[str] = mapped_column(String(24), default="")
+    #: Clear values: only with ``settings.PERSONS_KEEP_CLEAR``, else always empty (sensitive).
+    name_clear: Mapped[str] = mapped_column(String(64), default="")
+    id_clear: Mapped[str] = mapped_column(String(24), default="")
+    phone_clear: Mapped[str] = mapped_column(String(24), default="")
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Person(Base):
+    """One resolved person with the summary of their activity (rebuilt by each resolution run)."""
+
+    __tablename__ = "persons"
+
+    person_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_masked: Mapped[str] = mapped_column(String(64), default="")
+    id_masked: Mapped[str] = mapped_column(String(24), default="")
+    id_status: Mapped[str] = mapped_column(String(12), default="")
+    phone_masked: Mapped[str] = mapped_column(String(24), default="")
+    id_hash: Mapped[str] = mapped_column(String(64), default="")
+    n_mentions: Mapped[int] = mapped_column(Integer, default=0)
+    n_incidents: Mapped[int] = mapped_column(Integer, default=0)
+    n_sightings: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    main_hospital: Mapped[str] = mapped_column(String(32), default="")
+    hospitals: Mapped[str] = mapped_column(Text, default="")  # "bj001:62%;bj004:30%"
+    peak_window: Mapped[str] = mapped_column(String(40), default="")
+    peak_center_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    trend: Mapped[str] = mapped_column(String(8), default="")
+    highest_sanction: Mapped[str] = mapped_column(String(16), default="")
+    group_id: Mapped[str] = mapped_column(String(16), default="")
+    min_confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    n_review: Mapped[int] = mapped_column(Integer, default=0)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PersonDecision(Base):
+    """A commander's resolution decision: two mentions are (confirm) or are not (split) the same person."""
+
+    __tablename__ = "person_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # confirm | split
+    mention_a: Mapped[str] = mapped_column(String(120))
+    mention_b: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PersonHandover(Base):
+    """A watch list / blacklist sent to a hospital or the health commission: what, to whom, when, file hash."""
+
+    __tablename__ = "person_handovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(64))  # user name of the receiving liaison / organisation
+    hospital_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    n_persons: Mapped[int] = mapped_column(Integer, default=0)
+    fields: Mapped[str] = mapped_column(Text, default="")  # the template's fields, "+"-joined
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    #: The file as sent (CSV, only the template's fields; masked unless the template allows more).
+    body: Mapped[str] = mapped_column(Text, default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core :class:`~sqlalchemy.Table` of a mapped class (typed, for insert/update/select statements)."""
     return cast(Table, model.__table__)

@@ -65,6 +65,10 @@ ACTIONS = {
     "plan_close": "关闭方案",
     "checkin": "巡查签到",
     "action_result": "登记行动成果",
+    "persons_import": "导入布控告警",
+    "persons_decision": "人员研判确认/拆分",
+    "persons_export": "导出团伙线索",
+    "persons_handover": "移交重点人员名单",
 }
 
 #: ``prev_hash`` of the first entry of a chain.

@@ -518,8 +518,10 @@ def build_demo(
     set_meta("demo_actions", actions.assign(start=actions["start"].astype(str), end=actions["end"].astype(str))
              .to_json(orient="records", force_ascii=False), engine)
     from geo.io.demo_outcomes import add_past_outcomes
+    from geo.io.persons import add_demo_persons  # synthetic persons (演示), planted gangs; issue 14
 
     outcomes = add_past_outcomes(engine, hospitals=hospitals, units=units, officers=officers, actions=actions,
                                  end=end_ts, seed=seed)
+    persons = add_demo_persons(engine, hospitals, start=start_ts, days=(end_ts - start_ts).days, seed=seed)
     return {"calls": r1.summary(), "complaints": r2.summary(), "files": {k: str(v) for k, v in paths.items()},
-            "outcomes": outcomes}
+            "outcomes": outcomes, "persons": persons}

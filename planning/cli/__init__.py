@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from planning.cli import analysis, audit, data, db, plan, reference, users
+from planning.cli import analysis, audit, data, db, persons, plan, reference, users
 
 
 class UserError(Exception):
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="python -m planning", description="医院周边警情研判与巡防排班 命令行")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (data, db, reference, analysis, plan, users, audit):
+    for module in (data, db, reference, analysis, plan, users, audit, persons):
         module.register(sub)
     return parser
 
