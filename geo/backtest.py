@@ -161,8 +161,11 @@ class BacktestResult:
 
         rows = self.by_period
         keep = rows["method"].eq(method) | rows["method"].map(lambda m: m != "auto")
+        window = None
+        if "first_day" in self.params:
+            window = (pd.Timestamp(self.params["first_day"]), pd.Timestamp(self.params["last_day"]))
         return choice_from_periods(rows[keep], coverage=coverage, horizon=self.params.get("horizon", "month"),
-                                   n_boot=n_boot, random_state=random_state, method=method,
+                                   n_boot=n_boot, random_state=random_state, method=method, window=window,
                                    cell_size=self.params.get("cell_size"))
 
     def to_dict(self) -> dict:
@@ -288,6 +291,8 @@ def backtest(
     return BacktestResult(summary=summary, by_period=by_period, origins=origins, params={
         "cell_size": float(cell_size), "horizon": horizon, "area_cells": int(area.sum()),
         "events": len(pts), "epsg": grid.epsg, "seconds": seconds,
+        "first_day": pd.Timestamp(round(float(pts.t.min()) * _NS_PER_DAY)).strftime("%Y-%m-%d"),
+        "last_day": pd.Timestamp(round(float(pts.t.max()) * _NS_PER_DAY)).strftime("%Y-%m-%d"),
         **({"auto_choices": choices} if choices else {}),
     })
 

@@ -176,7 +176,7 @@ _METHOD_ZH = {
     "naive_all": "按全部历史计数", "naive_12m": "按近 12 个月计数", "naive_last": "按上一期计数",
     "naive_decay": "按时间衰减计数", "kde_retrospective": "核密度（回顾式）", "prospective": "前瞻热点",
     "sepp": "自激点过程", "ensemble": "组合模型", "poisson_stack": "泊松堆叠模型",
-    "boosted_counts": "梯度提升计数模型",
+    "boosted_counts": "梯度提升计数模型", "auto": "自动选择的方法",
 }
 _PERIOD_ZH = {"month": "下月", "week": "下周"}
 
