@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import ndimage
 
 from geo.forecast import horizon_end
-from geo.forecast_auto import AUTO_CANDIDATES, pick_method
+from geo.forecast_auto import AUTO_CANDIDATES, AUTO_ORIGINS, pick_method
 from geo.forecast_models import _NS_PER_DAY, METHODS, Points, day_number, make_model
 from geo.grid import Grid
 
@@ -239,7 +239,7 @@ def backtest(
     params = _method_params(horizon, params)
     auto = params.get("auto", {})
     candidates = list(auto.get("candidates", AUTO_CANDIDATES)) if "auto" in methods else []
-    n_select = int(auto.get("n_origins", 6))
+    n_select = int(auto.get("n_origins", AUTO_ORIGINS))
     all_origins = origins
     if candidates:
         extended = rolling_origins(pts.t, horizon=horizon, n_periods=n_periods + n_select)
@@ -262,7 +262,7 @@ def backtest(
             spent = time.perf_counter() - start
             if name in seconds and origin in outer:
                 seconds[name] += spent
-            if name not in direct:
+            if name not in direct or origin not in outer:
                 seconds["auto"] += spent
             if name in candidates:
                 m5 = coverage_metrics(risk, actual, coverage=COVERAGE_AUTO, total=total)

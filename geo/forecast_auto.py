@@ -23,12 +23,14 @@ import pandas as pd
 
 from geo.forecast_models import METHODS, GridForecaster, Points, make_model
 
-#: Methods ``auto`` compares by default: the count baselines and the learned count model.
+#: Methods ``auto`` compares by default: the baselines, the self-exciting models and the learned count model.
 AUTO_CANDIDATES: tuple[str, ...] = ("naive_all", "naive_12m", "naive_decay", "naive_last", "kde_retrospective",
-                                    "boosted_counts")
+                                    "sepp", "ensemble", "boosted_counts")
 #: Simplest first; a tie (within ``tie_tolerance``) goes to the earlier name.
 SIMPLICITY: tuple[str, ...] = ("naive_all", "naive_12m", "naive_last", "naive_decay", "kde_retrospective",
                                "prospective", "sepp", "ensemble", "poisson_stack", "boosted_counts")
+#: Rolling origins ``auto`` chooses by (a year of monthly origins: six proved too noisy on Medellín).
+AUTO_ORIGINS = 12
 #: Default coverage (percent of the area) at which methods are compared.
 COVERAGE = 5
 
@@ -219,7 +221,7 @@ def worth_statement(choice: ForecastChoice) -> str:
 
 
 def choose_method(events: pd.DataFrame | Points, *, until=None, horizon: str = "month", cell_size: float = 100.0,
-                  n_origins: int = 6, candidates: tuple[str, ...] | list[str] = AUTO_CANDIDATES,
+                  n_origins: int = AUTO_ORIGINS, candidates: tuple[str, ...] | list[str] = AUTO_CANDIDATES,
                   coverage: float = COVERAGE, min_gain: float = 0.02, n_boot: int = 2000,
                   random_state: int = 0, params: dict[str, dict] | None = None) -> ForecastChoice:
     """Backtest ``candidates`` on the events before ``until`` and pick the forecast method.
@@ -337,7 +339,7 @@ class AutoForecaster(GridForecaster):
 
     name = "auto"
 
-    def __init__(self, *, horizon: str = "month", n_origins: int = 6,
+    def __init__(self, *, horizon: str = "month", n_origins: int = AUTO_ORIGINS,
                  candidates: tuple[str, ...] = AUTO_CANDIDATES, coverage: float = COVERAGE,
                  min_gain: float = 0.02, n_boot: int = 2000, random_state: int = 0):
         self.horizon = horizon

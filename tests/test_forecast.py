@@ -189,7 +189,7 @@ def test_events_after_the_origin_cannot_change_a_forecast(grid_events, name):
         assert a.method_ == b.method_
 
 
-def test_naive_decay_picks_a_short_half_life_when_hotspots_move():
+def test_naive_decay_picks_a_short_half_life_when_hotspots_move(grid_events):
     """Each month's events sit in a new place that stays hot for one month only: short memory wins."""
     from tests._planted import Plant, planted_events
 
