@@ -593,7 +593,9 @@ class BoostedCounts(GridForecaster):
     the counts hold the persistent micro-places the model blurs when positives are few.
 
     Cells more than two cells from any past event are not modelled (risk 0). Cells with no
-    event of their own are subsampled in training (share ``empty_share``, weighted back up).
+    event of their own are subsampled in training (share ``empty_share`` of those without a
+    target event; their predicted rate is multiplied by ``empty_share``, the case-control
+    correction for rare events, which avoids slow weighted binning).
 
     Parameters
     ----------
@@ -671,7 +673,12 @@ class BoostedCounts(GridForecaster):
             partner.grid_, partner.origin_, partner.origin_ts_ = g, self.origin_, self.origin_ts_
             partner.points_, partner.cells_, partner.times_ = self.points_, self.cells_, self.times_
             partner._fit()
-            score = _training_hit_rate(partner, period) if len(names) > 1 else 0.0
+            if len(names) == 1:
+                score = 0.0
+            elif name == "naive_decay":  # its half-life selection already scored it on those periods
+                score = max(partner.selection_scores_.values())
+            else:
+                score = _training_hit_rate(partner, period)
             if score > best_score:  # ties keep the first (the counts)
                 best_score, self.counts_model_ = score, partner
         if not self.times_.size:
@@ -679,7 +686,7 @@ class BoostedCounts(GridForecaster):
         seen = np.bincount(self.cells_, minlength=g.n_cells).reshape(g.ny, g.nx) > 0
         self.candidates_ = ndimage.binary_dilation(seen, structure=np.ones((3, 3), bool), iterations=2).ravel()
         rng = np.random.default_rng(self.random_state)
-        xs, ys, ws = [], [], []
+        xs, ys = [], []
         span = self.target_periods
         for k in range(span, self.n_train + span):
             a_ts = self._step(k)
@@ -695,7 +702,6 @@ class BoostedCounts(GridForecaster):
             keep = busy | (rng.random(y.size) < self.empty_share)
             xs.append(x[keep])
             ys.append(y[keep])
-            ws.append(np.where(busy[keep], 1.0, 1.0 / self.empty_share))
         if not xs or np.concatenate(ys).sum() <= 0:
             return
         names = feature_names()
@@ -705,7 +711,9 @@ class BoostedCounts(GridForecaster):
             max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, max_bins=self.max_bins,
             l2_regularization=self.l2_regularization, early_stopping=False,
             monotonic_cst=cst if self.monotone else None, random_state=self.random_state)
-        x_all, y_all, w_all = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+        # No sample weights (weighted binning is several times slower): the subsampled empty
+        # rows are corrected at predict time instead (case-control correction of rare rates).
+        x_all, y_all, w_all = np.vstack(xs), np.concatenate(ys), None
         if self.n_threads is not None:
             from threadpoolctl import threadpool_limits
 
@@ -731,6 +739,10 @@ class BoostedCounts(GridForecaster):
                 risk[self.candidates_] = self.model_.predict(x[self.candidates_])
         else:
             risk[self.candidates_] = self.model_.predict(x[self.candidates_])
+        # Cells without own history were undersampled (non-events kept at ``empty_share``):
+        # their fitted rate is about 1/empty_share too high for rare events.
+        no_history = x[:, 4] <= 0
+        risk[no_history] *= self.empty_share
         risk *= length_days / train_len
         if self.shrink > 0:
             counts = self.counts_model_._predict(length_days).ravel()
