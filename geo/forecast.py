@@ -1,11 +1,14 @@
 """Next-period risk: per (hospital, weekday, hour) for patrol planning, and per grid cell.
 
-Per hospital and hour of week (:func:`hospital_hour_risk`): expected incidents = recent level
+Per hospital and hour of week (:func:`hospital_hour_risk`): expected incidents = level
 × hour-of-week shape. The level is an exponentially decayed daily rate over the last
-``lookback_days`` (so a hospital heating up is followed quickly); the shape is the
-hospital's own 168-bin weekday × hour profile shrunk toward the pooled profile of all
-hospitals (empirical-Bayes style, ``prior_strength`` pseudo-incidents), so sparse hospitals
-borrow the common rhythm while busy ones keep theirs.
+``lookback_days`` (so a hospital heating up is followed quickly) shrunk toward the hospital's
+long-run rate with a prior worth ``level_prior_events`` incidents (a quiet month at a rare-event hospital
+does not zero it); the shape is the hospital's own 168-bin weekday × hour profile shrunk
+toward the pooled profile of all hospitals (empirical-Bayes style, ``prior_strength``
+pseudo-incidents), so sparse hospitals borrow the common rhythm while busy ones keep theirs.
+:func:`geo.backtest.hospital_hour_backtest` scores it against a seasonal naive and the
+historical mean (docs/forecast.md).
 
 Grid forecasters live in :mod:`geo.forecast_models` and share one interface.
 """
@@ -64,8 +67,10 @@ def hospital_hour_risk(
     hospital_ids=None,
     lookback_days: int = 84,
     half_life_days: float = 28.0,
-    prior_strength: float = 50.0,
-    profile_days: int = 365,
+    prior_strength: float = 100.0,
+    profile_days: int = 730,
+    level_prior_events: float = 10.0,
+    long_run_days: int = 730,
 ) -> pd.DataFrame:
     """Expected incidents per hospital, weekday and hour over the period after ``until``.
 
@@ -86,6 +91,11 @@ def hospital_hour_risk(
         Pseudo-incidents of the pooled weekday × hour profile added to each hospital's own.
     profile_days
         History used for the weekday × hour shape.
+    level_prior_events
+        Weight, in incidents, of the hospital's long-run daily rate as a prior of the recent
+        rate (0 = recent rate only).
+    long_run_days
+        History of the long-run daily rate.
 
     Returns
     -------
@@ -94,8 +104,10 @@ def hospital_hour_risk(
         ``risk`` is the expected number of incidents in that weekday-hour summed over the horizon.
     """
     require_columns(events, ("received_at", "hospital_id"))
-    if lookback_days < 1 or half_life_days <= 0 or prior_strength < 0 or profile_days < 1:
-        raise ValueError("`lookback_days`, `profile_days` must be ≥ 1, `half_life_days` > 0, `prior_strength` ≥ 0.")
+    if (lookback_days < 1 or half_life_days <= 0 or prior_strength < 0 or profile_days < 1 or level_prior_events < 0
+            or long_run_days < 1):
+        raise ValueError("`lookback_days`, `profile_days`, `long_run_days` must be ≥ 1, `half_life_days` > 0, "
+                         "`prior_strength` and `level_prior_events` ≥ 0.")
     start = to_local_naive(until)
     end = horizon_end(start, horizon)
     t = local_times(events)
@@ -131,6 +143,14 @@ def hospital_hour_risk(
     level_num = np.bincount(hi[recent], weights=w, minlength=len(ids))
     exposure = (1.0 - np.exp(-decay * lookback_days)) / decay  # ∫ e^{-decay a} da over the window
     level = level_num / exposure
+    if level_prior_events > 0:
+        # Gamma-Poisson shrinkage of the recent rate toward the hospital's long-run daily rate,
+        # the prior worth ``level_prior_events`` incidents: a rare hospital's quiet month barely
+        # moves it, a busy hospital's recent weeks outweigh it.
+        span = min(float(long_run_days), max(float(age_days.max()) if age_days.size else 1.0, 1.0))
+        long_rate = np.bincount(hi[age_days <= span], minlength=len(ids)) / span
+        prior_days = np.where(long_rate > 0, level_prior_events / np.maximum(long_rate, 1e-12), 0.0)
+        level = (level_num + prior_days * long_rate) / (exposure + prior_days)
 
     # Expected count per occurrence of a weekday-hour = 7 days × level × shape.
     risk = 7.0 * level[:, None] * shape * occurrences[None, :]

@@ -60,6 +60,31 @@ def test_forecast_writes_cells_in_wgs84(point_csv, tmp_path):
     assert abs(dx[0] - 300) <= 150 and abs(dy[0] + 200) <= 150
 
 
+def test_forecast_default_is_auto_and_says_what_it_is_worth(point_csv, tmp_path, capsys):
+    out = tmp_path / "auto.csv"
+    code = main(["forecast", *_csv_args(point_csv), "--until", "2025-08-01", "--cell", "150", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    cells = pd.read_csv(out)
+    assert list(cells.columns) == ["cell_id", "lon", "lat", "min_lon", "min_lat", "max_lon", "max_lat", "risk"]
+    assert "自动选择方法" in err and "滚动回测" in err and "5% 区域" in err
+    top = cells.loc[cells["risk"].idxmax()]
+    from tests._planted import offset_m
+
+    dx, dy = offset_m(np.array([top.lon]), np.array([top.lat]))
+    assert abs(dx[0] - 300) <= 225 and abs(dy[0] + 200) <= 225
+
+
+def test_backtest_json_names_the_strongest_baseline(point_csv, capsys):
+    code = main(["backtest", *_csv_args(point_csv), "--periods", "2", "--cell", "150",
+                 "--methods", "naive_last,naive_all,naive_decay,auto", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(data["methods"]) == {"naive_last", "naive_all", "naive_decay", "auto"}
+    pai = {m: v["coverage"]["5"]["pai"] for m, v in data["methods"].items() if m != "auto"}
+    assert data["strongest_baseline_pai_5"] == max(pai, key=pai.get)
+
+
 def test_bad_input_is_one_line_error(point_csv, tmp_path, capsys):
     code = main(["forecast", "--csv", str(point_csv), "--time", "nope", "--lon", "X", "--lat", "Y",
                  "--until", "2025-08-01", "--out", str(tmp_path / "x.csv")])

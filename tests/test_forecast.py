@@ -163,3 +163,115 @@ def test_sparse_background_kernel_equals_gaussian_filter():
         k = _gaussian_cell_kernel(idx, 70, sigma)
         ref = ndimage.gaussian_filter(grid, sigma, mode="constant", truncate=4.0).ravel()[idx]
         np.testing.assert_allclose(k @ grid.ravel()[idx], ref, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- count baselines, learned counts, auto
+
+
+def _with_future_flood(pts: Points, origin: float) -> Points:
+    """The same points plus 500 events right after ``origin`` in one place and 500 spread out."""
+    rng = np.random.default_rng(5)
+    n = 500
+    x = np.r_[pts.x, np.full(n, pts.x[0]), rng.choice(pts.x, n)]
+    y = np.r_[pts.y, np.full(n, pts.y[0]), rng.choice(pts.y, n)]
+    t = np.r_[pts.t, origin + rng.uniform(0, 20, n), origin + rng.uniform(0, 20, n)]
+    return Points(x, y, t, pts.epsg)
+
+
+@pytest.mark.parametrize("name", ["naive_all", "naive_12m", "naive_decay", "boosted_counts", "auto"])
+def test_events_after_the_origin_cannot_change_a_forecast(grid_events, name):
+    pts = Points.from_events(grid_events)
+    kw = {"n_origins": 2} if name == "auto" else {}
+    a = make_model(name, **kw).fit(pts, until="2026-11-01", cell_size=100)
+    b = make_model(name, **kw).fit(_with_future_flood(pts, a.origin_), grid=a.grid_, until="2026-11-01")
+    np.testing.assert_array_equal(a.predict(), b.predict())
+    if name == "auto":
+        assert a.method_ == b.method_
+
+
+def test_naive_decay_picks_a_short_half_life_when_hotspots_move(grid_events):
+    """Each month's events sit in a new place that stays hot for one month only: short memory wins."""
+    from tests._planted import Plant, planted_events
+
+    months = []
+    for k in range(12):
+        start = (pd.Timestamp("2025-01-01") + pd.DateOffset(months=k)).strftime("%Y-%m-%d")
+        # The hot place of month k appears in its second half and persists into month k + 1.
+        for j, (day0, days) in enumerate(((14, 17), (31, 14))):
+            s = (pd.Timestamp(start) + pd.Timedelta(days=day0)).strftime("%Y-%m-%d")
+            months.append(planted_events(n_background=0, start=s, days=days, seed=100 + 2 * k + j,
+                                         plants=(Plant(dx=-1200 + 220 * k, dy=150 * (k % 3), n=40,
+                                                       start_hour=0, end_hour=24),)))
+    months.append(planted_events(n_background=600, start="2025-01-01", days=420, seed=99))
+    ev = pd.concat(months, ignore_index=True)
+    model = make_model("naive_decay").fit(ev, until="2026-01-01", cell_size=100)
+    assert model.half_life_ <= 91, model.selection_scores_
+    stable = make_model("naive_decay").fit(grid_events, until="2026-12-01", cell_size=100)
+    assert stable.half_life_ >= model.half_life_
+
+
+def test_pick_method_prefers_counting_unless_clearly_beaten():
+    from geo.forecast_auto import pick_method
+
+    assert pick_method({"naive_all": 4.0, "naive_12m": 3.9, "boosted_counts": 4.05}) == "naive_all"  # +1 % < 2 %
+    assert pick_method({"naive_all": 4.0, "naive_12m": 3.9, "boosted_counts": 4.4}) == "boosted_counts"
+    assert pick_method({"naive_all": 4.0, "naive_decay": 4.01}) == "naive_all"  # near-tie: the simpler
+    assert pick_method({"naive_all": 4.0, "naive_decay": 4.5}) == "naive_decay"
+    assert pick_method({"naive_all": 4.0, "boosted_counts": 4.4}, min_gain=0.2) == "naive_all"
+
+
+def test_paired_bootstrap_is_seeded_and_brackets_the_estimate():
+    from geo.forecast_auto import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    b = rng.uniform(3, 5, 12)
+    a = b + rng.normal(0.5, 0.2, 12)
+    est, lo, hi = paired_bootstrap(a, b, random_state=3)
+    assert lo < est < hi and lo > 0
+    assert (est, lo, hi) == paired_bootstrap(a, b, random_state=3)
+    g, glo, ghi = paired_bootstrap(a, b, statistic="gain")
+    assert g == pytest.approx(a.mean() / b.mean() - 1) and glo < g < ghi
+    _, lo0, hi0 = paired_bootstrap(b + rng.normal(0, 0.3, 12), b)
+    assert lo0 < 0 < hi0
+
+
+def _choice(learned_gain: float, noise: float = 0.05):
+    from geo.forecast_auto import choice_from_periods
+
+    rng = np.random.default_rng(0)
+    origins = pd.date_range("2025-01-01", periods=12, freq="MS")
+    rows = []
+    for o in origins:
+        base = rng.uniform(0.2, 0.3)
+        for m, hit in (("naive_all", base), ("naive_12m", base * 0.9),
+                       ("boosted_counts", base * (1 + learned_gain + rng.normal(0, noise)))):
+            rows.append({"origin": o, "method": m, "coverage": 5, "hit_rate": hit, "pai": hit / 0.05,
+                         "pei": hit / 0.4, "hits": hit * 200})
+    return choice_from_periods(pd.DataFrame(rows), window=(pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")))
+
+
+def test_worth_statement_reports_gain_with_interval_or_says_counting():
+    good = _choice(0.3)
+    assert good.method == "boosted_counts" and good.beats_baseline and good.baseline == "naive_all"
+    assert good.hit_gain_ci[0] > 0
+    text = good.statement()
+    assert "下月预测" in text and "圈定 5% 区域" in text and "比按全部历史计数多" in text and "95% 区间" in text
+    assert f"{100 * good.hit_gain:.0f}%" in text and "2025-01 至 2025-12 共 12 期" in text
+    assert "2023-01-01 至 2025-12-31" in text
+    flat = _choice(-0.05)
+    assert flat.method == "naive_all" and not flat.beats_baseline
+    assert "未能稳定优于按历史计数" in flat.statement()
+    assert flat.to_dict()["statement"] == flat.statement()
+
+
+def test_quiet_spell_at_a_rare_hospital_does_not_zero_its_risk():
+    """A hospital with an incident every few days for two years, then three quiet months."""
+    rng = np.random.default_rng(3)
+    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.uniform(0, 640, 200), unit="D")
+    ev = pd.DataFrame({"received_at": t, "hospital_id": "C"})
+    until = pd.Timestamp("2024-01-01") + pd.Timedelta(days=730)
+    shrunk = forecast.hospital_hour_risk(ev, until=until)["risk"].sum()
+    recent_only = forecast.hospital_hour_risk(ev, until=until, level_prior_events=0)["risk"].sum()
+    long_run = 200 / 640 * 30
+    assert recent_only == 0
+    assert 0.3 * long_run < shrunk < long_run

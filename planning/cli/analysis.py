@@ -115,7 +115,13 @@ def _backtest(args: argparse.Namespace) -> int:
     table.columns = [f"{m}@{c}%" for m, c in table.columns]
     table.index.name = "方法"
     print(table.round(3).to_string())
-    print(f"5% 覆盖率下 PAI 最高的方法：{result.best_method(coverage=5)}")
+    best = result.best_method(coverage=5)
+    base = result.strongest_baseline(coverage=5)
+    print(f"5% 覆盖率下 PAI 最高的方法：{best}；最强基线：{base}（{best} 为其 {result.ratio_to_baseline(best):.2f} 倍）")
+    if "auto" in set(result.summary["method"]):
+        ev = result.evidence("auto")
+        lo, hi = ev.pai_diff_ci
+        print(f"auto 与最强基线 {ev.baseline} 的逐期 PAI@5% 差：{ev.pai_diff:+.3f}（95% 区间 {lo:+.3f}–{hi:+.3f}）")
     return 0
 
 
@@ -135,8 +141,17 @@ def _forecast(args: argparse.Namespace) -> int:
     if len(train) == 0:
         raise ValueError(f"{args.until} 之前没有事件，无法预测")
     grid = Grid.from_points(train.x, train.y, epsg=train.epsg, cell_size=args.cell, margin_cells=2)
-    model = make_model(args.method).fit(train, grid=grid, until=until)
+    kw = {"horizon": args.horizon} if args.method in ("auto", "boosted_counts") else {}
+    if args.method == "naive_decay":
+        kw = {"period_days": 7.0 if args.horizon == "week" else 30.0}
+    model = make_model(args.method, **kw).fit(train, grid=grid, until=until)
     risk = model.predict(horizon=args.horizon).ravel()
+    choice = getattr(model, "choice_", None)
+    if args.method == "auto":
+        if choice is None:
+            print("提示: 历史太短，无法回测比较，按全部历史计数预测", file=sys.stderr)
+        else:
+            print(f"自动选择方法：{model.method_}。{choice.statement()}", file=sys.stderr)
     if args.cells == "all":
         index = np.arange(grid.n_cells)
     else:
@@ -147,7 +162,8 @@ def _forecast(args: argparse.Namespace) -> int:
     out["risk"] = risk[index]
     out.to_csv(args.out, index=False, float_format="%.8g")
     end = horizon_end(until, args.horizon)
-    print(f"已写出 {len(out)} 个网格的预测（{args.method}，{until:%Y-%m-%d} 至 {end:%Y-%m-%d}）到 {args.out}",
+    used = getattr(model, "method_", args.method)
+    print(f"已写出 {len(out)} 个网格的预测（{used}，{until:%Y-%m-%d} 至 {end:%Y-%m-%d}）到 {args.out}",
           file=sys.stderr)
     return 0
 
@@ -200,7 +216,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("forecast", help="预测 --until 之后一期每个网格的风险，输出 CSV（WGS-84）")
     _add_csv_args(p)
-    p.add_argument("--method", default="ensemble", choices=sorted(METHODS), help="预测方法")
+    p.add_argument("--method", default="auto", choices=sorted(METHODS),
+                   help="预测方法（默认 auto：在本数据上滚动回测，选 5%% 面积 PAI 最高者，学习模型不明显更好时按历史计数）")
     p.add_argument("--until", required=True, help="预测起点 YYYY-MM-DD（只用此前的事件训练）")
     p.add_argument("--cells", choices=["area", "all"], default="area",
                    help="输出哪些网格：area＝历史事件两格范围内的网格（默认，其余风险视为 0），all＝数据范围内全部网格")
