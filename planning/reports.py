@@ -312,9 +312,9 @@ def workload_pdf(engine: Engine, *, period: str, unit: str = "") -> bytes:
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     from core.db import is_demo
-    from planning.export.pdf import _register_font
+    from planning.export.fonts import register_font
 
-    font = _register_font()
+    font = register_font()
     first, last, label = period_bounds(period)
     df = workload_table(engine, period=period)
     title = ParagraphStyle("t", fontName=font, fontSize=15, leading=20, alignment=1)
@@ -495,9 +495,9 @@ def bulletin_pdf(b: dict) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, Paragraph, SimpleDocTemplate, Spacer
 
-    from planning.export.pdf import _register_font
+    from planning.export.fonts import register_font
 
-    font = _register_font()
+    font = register_font()
     y, m = b["month"].split("-")
     title = ParagraphStyle("t", fontName=font, fontSize=18, leading=26, alignment=1)
     h2 = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=4)

@@ -31,7 +31,7 @@ def export_duty_sheet(plan, *, scope: AccessScope, hospital_id: str, start: dt.d
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from planning.export.pdf import _register_font
+    from planning.export.fonts import register_font
 
     if end < start:
         raise ValueError(f"结束日期 {end} 早于开始日期 {start}。")
@@ -46,7 +46,7 @@ def export_duty_sheet(plan, *, scope: AccessScope, hospital_id: str, start: dt.d
     v = v.sort_values(["start", "officer_id"])
     names = dict(zip(sp.officers["officer_id"], sp.officers["display_name"], strict=True))
     pname = dict(zip(sp.points["point_id"], sp.points["name"], strict=True))
-    font = _register_font()
+    font = register_font()
     rows = [["日期", "时间", "巡逻点", "民警", "到点签字"]]
     for r in v.itertuples(index=False):
         rows.append([f"{r.date:%m-%d}", f"{fmt_time(r.start)}-{fmt_time(r.end)}", pname.get(r.point_id, r.point_id),

@@ -63,9 +63,9 @@ def _figure():
     det.set_aspect("equal")
     det.add_patch(_circle(settings.PATROL_FIXED_POINT_OFFSET_M * 1.6))
     det.plot([0], [0], marker="P", markersize=13, color="#222222", zorder=4)
-    from planning.export.pdf import _font_prop
+    from planning.export.fonts import font_prop
 
-    prop = _font_prop()
+    prop = font_prop()
     det.annotate("", xy=(0.95, 0.93), xytext=(0.95, 0.78), xycoords="axes fraction",
                  arrowprops={"arrowstyle": "-|>", "color": "black"}, zorder=6)
     det.text(0.95, 0.945, "北", transform=det.transAxes, fontproperties=prop, fontsize=8, ha="center", zorder=6)
@@ -123,9 +123,9 @@ def hospital_map_image(hospital: pd.Series, points: pd.DataFrame, visits_per_poi
         Planned visits of the month per point_id (shown in the labels).
     """
     from geo.crs import project
-    from planning.export.pdf import _font_prop
+    from planning.export.fonts import font_prop
 
-    prop = _font_prop()
+    prop = font_prop()
     fig, loc, det, patches, dynamic = _figure()
     for a in dynamic:
         a.remove()

@@ -10,50 +10,16 @@ of each hospital is drawn by :mod:`planning.export.mapimage`. The words are plai
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
 from core.safeio import rl_text
 from core.trust.access import AccessScope
 from planning.export import DEMO_LABEL, POINT_KIND_LABELS, fmt_time, record_export, scoped
+from planning.export.fonts import register_font
 
 #: TrueType CJK fonts tried in order (the first that exists is embedded).
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-)
-FONT_NAME = "WQYMicroHei"
-
 _x = rl_text  # every string from the data goes through it before a Paragraph
-
-
-def font_path() -> str:
-    """Path of the embedded CJK font; raises with an installation hint when none is present."""
-    for p in FONT_CANDIDATES:
-        if Path(p).exists():
-            return p
-    raise RuntimeError("未找到中文 TrueType 字体，请安装 Debian 软件包 fonts-wqy-microhei。")
-
-
-@lru_cache(maxsize=1)
-def _register_font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    pdfmetrics.registerFont(TTFont(FONT_NAME, font_path(), subfontIndex=0))
-    return FONT_NAME
-
-
-@lru_cache(maxsize=1)
-def _font_prop():
-    """matplotlib font properties of the CJK font (added to the font manager once per process)."""
-    from matplotlib import font_manager
-
-    fp = font_path()
-    font_manager.fontManager.addfont(fp)
-    return font_manager.FontProperties(fname=fp)
 
 
 def _styles(font: str) -> dict:
@@ -127,7 +93,7 @@ def export_pdf(plan, *, scope: AccessScope, approval=None, record: bool = True) 
     from planning.export.mapimage import LEGEND, hospital_map_image
 
     sp = scoped(plan, scope)
-    font = _register_font()
+    font = register_font()
     st = _styles(font)
     label = DEMO_LABEL if plan.demo else ""
     s = plan.summary()
