@@ -191,6 +191,14 @@ class Settings:
     #: Streamlit session only (not bound to the browser; for development and tests).
     session_cookie_required: bool = False
 
+    # --- persons (issue 14) -------------------------------------------------------------------
+    #: The escalation ladder of sanctions, mildest first (keys), as the bureau counts them.
+    sanction_ladder: tuple[str, ...] = ("warned", "fined", "detained", "prosecuted")
+    #: Chinese label of each sanction of the ladder.
+    sanction_labels: dict[str, str] = field(default_factory=lambda: {
+        "warned": "警告/训诫", "fined": "罚款", "detained": "拘留", "prosecuted": "起诉/判刑",
+    })
+
     def __post_init__(self) -> None:
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{Path(self.var_dir) / 'hotspots.sqlite'}")

@@ -228,16 +228,14 @@ def handover_file(
         hid = int(conn.execute(t.insert().values(
             template=template, recipient=recipient.strip()[:64], hospital_id=hospital_id, n_persons=len(persons),
             fields="+".join(f["field"] for f in spec["fields"]), filename=filename, sha256=sha,
-            body=data.decode("utf-8"), username=(scope.username if scope else ""), at=now)).inserted_primary_key[0])
+            body=data.decode("utf-8"), username=(scope.username if scope else ""), at=now)).inserted_primary_key[0])  # type: ignore[index]
     record("persons_handover", username=scope.username if scope else "", data=data, engine=engine,
            detail=f"移交{spec['title']}给 {recipient.strip()}：{len(persons)} 人，文件 {filename}")
     return data, hid
 
 
 def _sanction_label(s: object) -> str:
-    from geo.persons import SANCTION_LABELS
-
-    return SANCTION_LABELS.get(str(s), "") if s else ""
+    return settings.SANCTION_LABELS.get(str(s), "") if s else ""
 
 
 def neutralize_cell(v: object) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from core import settings
 from geo.io.hospitals import assign_nearest, match_hospital_names
 from geo.persons.identity import (
     CLEAR_COLUMNS,
@@ -35,9 +36,9 @@ MENTION_COLUMNS: tuple[str, ...] = (
 )
 
 #: Sanction ladder from mildest to hardest (default order; any order can be passed to the pattern functions).
-SANCTIONS: tuple[str, ...] = ("warned", "fined", "detained", "prosecuted")
+SANCTIONS: tuple[str, ...] = settings.SANCTION_LADDER
 #: Chinese labels of the sanctions.
-SANCTION_LABELS: dict[str, str] = {"warned": "警告/训诫", "fined": "罚款", "detained": "拘留", "prosecuted": "起诉/判刑"}
+SANCTION_LABELS: dict[str, str] = settings.SANCTION_LABELS
 #: Patterns that reveal a sanction in a disposal result; the hardest matching one is kept.
 SANCTION_PATTERNS: dict[str, str] = {
     "warned": r"警告|训诫|批评教育|教育后|告诫|劝离",
