@@ -191,7 +191,24 @@ class Settings:
     #: Streamlit session only (not bound to the browser; for development and tests).
     session_cookie_required: bool = False
 
-    # --- persons (issue 14) -------------------------------------------------------------------
+    # --- persons (issue 14) --------------------------------------------------------------------
+    #: Store the clear name, ID number and phone of person mentions (only where the deployment is allowed to);
+    #: off by default: only keyed hashes and masked forms are stored.
+    persons_keep_clear: bool = False
+    #: File holding the secret key of the keyed identity hashes (HMAC-SHA256); empty means
+    #: ``var_dir/persons_hash.key``. Created with :func:`secrets.token_bytes` (mode 0600) on first use.
+    persons_hash_key_file: str = ""
+    #: Watch-list hits with a similarity score below this are not imported as sightings.
+    persons_min_score: float = 0.8
+    #: Weight of the known targets' activity in the key-hospital score. The score is
+    #: ``(1 - w) * (sum of KEYLIST_WEIGHTS components) + w * targets``, so the existing weights keep their
+    #: meaning (shares of the non-target part) and the total still ranges 0..1; 0 switches it off.
+    keylist_targets_weight: float = 0.1
+    #: How strongly known targets' peak hours pull a concentrated action's window (share of the hospital's mean
+    #: hourly risk added in the hours its targets peak; 0 ignores the targets).
+    action_targets_weight: float = 0.5
+    #: Hand-over template (watch list / blacklist fields agreed with hospitals and the health commission).
+    persons_handover_template: str = "handover_template.yaml"
     #: The escalation ladder of sanctions, mildest first (keys), as the bureau counts them.
     sanction_ladder: tuple[str, ...] = ("warned", "fined", "detained", "prosecuted")
     #: Chinese label of each sanction of the ladder.
