@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core import safeio
 from core.db import persons as dbp
 from core.trust import audit
 from dashboard import data, ui
@@ -169,7 +170,7 @@ with tab_groups:
         plt.close(fig)
         st.image(buf.getvalue(), caption="团伙关系图（节点为人员，颜色为团伙线索，连线越粗关系越强）")
         if scope.role == "commander":
-            export = table.to_csv(index=False).encode("utf-8-sig")
+            export = safeio.frame_to_csv_bytes(table)
             st.download_button("导出团伙线索（供侦查，已脱敏）", export, file_name="团伙线索.csv", mime="text/csv",
                                key="grp_export", on_click=lambda: audit.record(
                                    "persons_export", username=scope.username, engine=engine, data=export,

@@ -163,7 +163,9 @@ with right:
     else:
         ev = pd.DataFrame({
             "医院": [names.get(h, h) for h in ev_table["hospital_id"]],
-            "行动前→后": [f"{a}→{b}" for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
+            # An open after-window has no after-figure yet: 待评估, never "→None".
+            "行动前→后": [f"{a}→{b}" if pd.notna(b) else f"{a}→待评估"
+                         for a, b in zip(ev_table["t_before"], ev_table["t_after"], strict=True)],
             "结论": ev_table["verdict"].fillna("—").astype(str).str.replace("行动后警情", "", regex=False),
         })
         st.html(f'<div class="hh-panel">{ui.html_table(ev, max_rows=TABLE_ROWS)}</div>')
