@@ -167,3 +167,21 @@ def test_geojson_points_and_hotspots(plan):
         lon, lat = f["geometry"]["coordinates"]
         assert 115 < lon < 118 and 39 < lat < 41.5
     assert all(f["properties"]["data_label"] == "演示数据（合成）" for f in doc["features"])
+
+
+def test_duty_sheet_is_one_page_with_names(plan):
+    from pypdf import PdfReader
+
+    from planning.export.duty import export_duty_sheet
+
+    days = sorted(set(plan.visits["date"]))
+    data = export_duty_sheet(plan, scope=COMMANDER, hospital_id="bj001", start=days[0], end=days[2])
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert "北京协和医院驻院警务室值勤表" in text and "挂号大厅" in text and "张1明" in text
+    me = AccessScope(role="officer", hospital_ids=frozenset({"bj001"}), officer_id="O001", username="o1")
+    own = PdfReader(io.BytesIO(export_duty_sheet(plan, scope=me, hospital_id="bj001", start=days[0], end=days[0])))
+    assert "张2明" not in own.pages[0].extract_text()
+    with pytest.raises(PermissionError):
+        export_duty_sheet(plan, scope=me, hospital_id="bj002", start=days[0], end=days[0])

@@ -71,11 +71,14 @@ if not can_edit:
         c1.download_button("下载我的日历（ICS）", export_ics.export_ics(own, scope=scope),
                            file_name=f"我的巡逻日历_{month}.ics", mime="text/calendar", key="plan_my_ics")
         first, last = lifecycle.month_bounds(month)
+        # Three days on one readable page: from today when the month is running, else its first days.
+        d0 = min(max(first, lifecycle.today()), last)
+        d1 = min(d0 + pd.Timedelta(days=2).to_pytimedelta(), last)
         hid = next(iter(scope.hospital_ids)) if scope.hospital_ids else None
         if hid:
-            c2.download_button("下载我的值勤表（PDF）",
-                               export_duty_sheet(own, scope=scope, hospital_id=hid, start=first, end=last),
-                               file_name=f"我的值勤表_{month}.pdf", mime="application/pdf", key="plan_my_duty")
+            c2.download_button(f"下载我的值勤表（{d0:%m-%d}至{d1:%m-%d}，PDF）",
+                               export_duty_sheet(own, scope=scope, hospital_id=hid, start=d0, end=d1),
+                               file_name=f"我的值勤表_{d0}_{d1}.pdf", mime="application/pdf", key="plan_my_duty")
     st.stop()
 
 engine = data.engine()

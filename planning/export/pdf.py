@@ -161,7 +161,8 @@ def export_pdf(plan, *, scope: AccessScope, approval=None, record: bool = True) 
     pts_n = sp.points.groupby("hospital_id").size()
     rows = [["序号", "医院", "所在区", "集中行动", "巡逻点（个）", "驻院民警（人）", "计划巡查（次）", "页码"]]
     by_h = sp.hospitals.set_index("hospital_id")
-    first_page = 2 + max(1, -(-len(hids) // 40))  # cover, action page(s) rounded, overview
+    # Cover, the action table (about 30 rows a page), this overview (about 46 rows a page), then the hospitals.
+    first_page = 1 + max(1, -(-len(sp.actions) // 30)) + max(1, -(-len(hids) // 46))
     for i, hid in enumerate(hids, start=1):
         rows.append([str(i), plan.hospital_name(hid), str(by_h.loc[hid, "district"]), act_day.get(hid, "—"),
                      str(int(pts_n.get(hid, 0))), str(int(off_n.get(hid, 0))), str(int(vis_n.get(hid, 0))),
