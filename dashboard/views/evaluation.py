@@ -14,7 +14,7 @@ from planning.outcomes import COUNTS, LABELS, action_results, evaluate_actions, 
 EVAL_LABELS = {
     "医院": "医院", "date": "行动日期", "t_before": "行动前（本院）", "t_after": "行动后（本院）",
     "d_before": "行动前（缓冲区）", "d_after": "行动后（缓冲区）", "c_before": "行动前（对照均值）",
-    "c_after": "行动后（对照均值）", "wdd": "WDD", "wdd_z": "z", "wdd_p": "p", "wdq": "WDQ", "verdict": "结论",
+    "c_after": "行动后（对照均值）", "wdd": "加权位移差", "wdd_z": "z 值", "wdd_p": "p 值", "wdq": "加权位移商", "verdict": "结论",
 }
 
 scope, df = ui.page_start("成效评估")
@@ -25,10 +25,10 @@ months = ui.month_options(df, ahead=1)
 month = st.selectbox("行动月份", months, index=min(1, len(months) - 1), key="ev_month")
 window = st.slider("前后对比窗口（天）", 7, 56, 28, step=7, key="ev_window")
 
-st.subheader("行动前后对比（加权位移差 WDD / 加权位移商 WDQ）")
+st.subheader("行动前后对比（加权位移差与加权位移商）")
 st.caption(
     "本院：医院周边半径内警情；缓冲区：半径外至两倍半径的环带（看转移或扩散）；对照：当月无行动医院的平均。"
-    "WDD<0 表示扣除对照趋势后警情下降；WDQ>0 表示效益向周边扩散，<0 表示警情转移到周边。"
+    "加权位移差小于 0 表示扣除对照医院的趋势后警情下降；加权位移商大于 0 表示效益向周边扩散，小于 0 表示警情转移到周边。"
 )
 try:
     res = evaluate_actions(data.engine(), month=month, window_days=window)
@@ -44,7 +44,7 @@ else:
     table = table[table["complete"]]
     if not table.empty:
         chart = alt.Chart(table).mark_bar().encode(
-            x=alt.X("wdd:Q", title="WDD（负值为下降）"), y=alt.Y("医院:N", sort="x", title=None),
+            x=alt.X("wdd:Q", title="加权位移差（负值为下降）"), y=alt.Y("医院:N", sort="x", title=None),
             color=alt.condition("datum.wdd < 0", alt.value("#2e7d32"), alt.value("#c62828")),
             tooltip=["医院", "wdd", "wdd_z", "wdd_p", "verdict"],
         ).properties(height=max(120, 28 * len(table)))
@@ -62,10 +62,11 @@ monthly = (
     .groupby(["月份", "hospital_id"], observed=True).size().unstack("hospital_id", fill_value=0)
 )
 monthly.columns = [names.get(c, c) for c in monthly.columns]
-if chosen:
-    st.line_chart(monthly, height=300)
-else:
-    st.line_chart(monthly.sum(axis=1).rename("全部医院"), height=300)
+clk = ui.clock(df)
+# Chinese month axis; the running month drawn apart and labelled, never as a fall to zero.
+series = monthly if chosen else monthly.sum(axis=1).rename("全部医院")
+st.altair_chart(ui.trend_chart(series, "M", clk, height=300), width="stretch")
+st.caption(ui.window_caption(clk.first, clk.last, clk))
 
 st.subheader("工作量化统计表")
 stats = monthly_statistics(data.engine(), month=month)
