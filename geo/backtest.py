@@ -36,7 +36,7 @@ COVERAGES: tuple[int, ...] = (1, 2, 5, 10)
 BASELINES: tuple[str, ...] = ("naive_last", "naive_all", "naive_12m", "naive_decay", "kde_retrospective")
 #: Methods run by default, in report order (``poisson_stack``, the slow one, is opt-in here; the
 #: command line runs every method).
-DEFAULT_METHODS: tuple[str, ...] = (*BASELINES, "prospective", "sepp", "ensemble", "boosted_counts", "auto")
+DEFAULT_METHODS: tuple[str, ...] = (*BASELINES, "prospective", "sepp", "ensemble")
 
 
 def coverage_metrics(risk: np.ndarray, actual: np.ndarray, *, coverage: float, total: float | None = None) -> dict:

@@ -67,8 +67,8 @@ def hospital_hour_risk(
     hospital_ids=None,
     lookback_days: int = 84,
     half_life_days: float = 28.0,
-    prior_strength: float = 100.0,
-    profile_days: int = 730,
+    prior_strength: float = 50.0,
+    profile_days: int = 365,
     level_prior_events: float = 10.0,
     long_run_days: int = 730,
 ) -> pd.DataFrame:
