@@ -25,8 +25,8 @@ import pandas as pd
 from scipy import ndimage
 
 from geo.forecast import horizon_end
-from geo.forecast_auto import AUTO_CANDIDATES, AUTO_ORIGINS, pick_method
-from geo.forecast_models import _NS_PER_DAY, METHODS, Points, day_number, make_model
+from geo.forecast_choice import AUTO_CANDIDATES, AUTO_ORIGINS, coverage_metrics, pick_method
+from geo.forecast_models import _NS_PER_DAY, ALL_METHODS, Points, day_number, make_model
 from geo.grid import Grid
 
 #: Area coverages (percent) reported by default.
@@ -37,44 +37,6 @@ BASELINES: tuple[str, ...] = ("naive_last", "naive_all", "naive_12m", "naive_dec
 #: Methods run by default, in report order (``poisson_stack``, the slow one, is opt-in here; the
 #: command line runs every method).
 DEFAULT_METHODS: tuple[str, ...] = (*BASELINES, "prospective", "sepp", "ensemble")
-
-
-def coverage_metrics(risk: np.ndarray, actual: np.ndarray, *, coverage: float, total: float | None = None) -> dict:
-    """Hit rate, PAI and PEI* of one forecast over the study-area cells.
-
-    Parameters
-    ----------
-    risk, actual
-        Forecast risk and observed counts per study-area cell (1-D, same length).
-    coverage
-        Flagged share of the area in percent.
-    total
-        N, the period's events (default ``actual.sum()``; pass more to count events outside the area).
-    """
-    risk = np.asarray(risk, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    if risk.shape != actual.shape:
-        raise ValueError(f"`risk` and `actual` must have the same shape, got {risk.shape} and {actual.shape}.")
-    if not 0 < coverage <= 100:
-        raise ValueError(f"`coverage` must be in (0, 100] percent, got {coverage!r}.")
-    area = risk.size
-    big_n = float(actual.sum() if total is None else total)
-    k = max(1, round(area * coverage / 100.0))
-    order = np.argsort(-risk, kind="stable")
-    thr = risk[order[k - 1]]
-    above = risk > thr
-    tied = risk == thr
-    n_above = int(above.sum())
-    hits = actual[above].sum() + actual[tied].sum() * (k - n_above) / tied.sum()
-    best = np.sort(actual)[::-1][:k].sum()
-    hit_rate = hits / big_n if big_n > 0 else float("nan")
-    return {
-        "hit_rate": float(hit_rate),
-        "pai": float(hit_rate / (k / area)) if big_n > 0 else float("nan"),
-        "pei": float(hits / best) if best > 0 else float("nan"),
-        "cells": k,
-        "hits": float(hits),
-    }
 
 
 def rolling_origins(t_days: np.ndarray, *, horizon: str = "month", n_periods: int = 6) -> list[pd.Timestamp]:
@@ -140,7 +102,7 @@ class BacktestResult:
 
     def strongest_baseline(self, *, coverage: int = 5, metric: str = "pai") -> str | None:
         """The baseline (``naive_*`` or ``kde_retrospective``) with the highest mean ``metric``."""
-        from geo.forecast_auto import is_baseline
+        from geo.forecast_choice import is_baseline
 
         rows = self.summary[(self.summary["coverage"] == coverage) & self.summary["method"].map(is_baseline)]
         return None if rows.empty else str(rows.loc[rows[metric].idxmax(), "method"])
@@ -152,12 +114,12 @@ class BacktestResult:
         return float(rows[method] / rows[base]) if base is not None and rows[base] > 0 else float("nan")
 
     def evidence(self, method: str = "auto", *, coverage: int = 5, n_boot: int = 2000, random_state: int = 0):
-        """:class:`geo.forecast_auto.ForecastChoice` of ``method`` against the strongest baseline.
+        """:class:`geo.forecast_choice.ForecastChoice` of ``method`` against the strongest baseline.
 
         The paired per-origin PAI difference and the relative gain in events covered, with
         seeded bootstrap intervals over the origins.
         """
-        from geo.forecast_auto import choice_from_periods
+        from geo.forecast_choice import choice_from_periods
 
         rows = self.by_period
         keep = rows["method"].eq(method) | rows["method"].map(lambda m: m != "auto")
@@ -226,9 +188,9 @@ def backtest(
     BacktestResult
     """
     methods = list(DEFAULT_METHODS if methods is None else methods)
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
-        raise ValueError(f"Unknown method(s) {unknown}; expected some of {sorted(METHODS)}.")
+        raise ValueError(f"Unknown method(s) {unknown}; expected some of {sorted(ALL_METHODS)}.")
     pts = events if isinstance(events, Points) else Points.from_events(events)
     if len(pts) == 0:
         raise ValueError("`events` holds no usable points (need lon, lat and a time).")

@@ -201,7 +201,7 @@ class NaiveDecay(GridForecaster):
         return np.bincount(self.cells_[past], weights=w, minlength=self.grid_.n_cells)
 
     def _fit(self) -> None:
-        from geo.backtest import coverage_metrics
+        from geo.forecast_choice import coverage_metrics
 
         g = self.grid_
         hl = sorted(self.half_lives)
@@ -544,7 +544,7 @@ def _training_hit_rate(model: GridForecaster, period_days: float, *, n_periods: 
     The model is refitted at each earlier origin on the events before it (its fitted
     attributes are left as they were), so the score uses training data only.
     """
-    from geo.backtest import coverage_metrics
+    from geo.forecast_choice import coverage_metrics
 
     g = model.grid_
     cells, times, origin = model.cells_, model.times_, model.origin_
@@ -760,12 +760,14 @@ METHODS: dict[str, type[GridForecaster]] = {
 }
 
 
+#: Every method name, ``auto`` included (its class, :class:`geo.forecast_auto.AutoForecaster`, sits above the backtest
+#: it runs; build it with :func:`geo.forecast_auto.make_forecaster`).
+ALL_METHODS: tuple[str, ...] = (*METHODS, "auto")
+
+
 def make_model(name: str, **params) -> GridForecaster:
-    """A forecaster by method name."""
+    """A forecaster by method name (every method but ``auto``)."""
     if name not in METHODS:
         raise ValueError(f"Unknown forecast method {name!r}; expected one of {sorted(METHODS)}.")
     return METHODS[name](**params)
 
-
-# ``auto`` (evidence-based choice among these methods) registers itself in METHODS.
-import geo.forecast_auto  # noqa: E402,F401

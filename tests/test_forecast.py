@@ -71,7 +71,9 @@ def test_bad_horizon_is_named(events):
 
 # --------------------------------------------------------------------------- grid forecasters
 
-from geo.forecast_models import METHODS, Points, make_model  # noqa: E402
+from geo.forecast_auto import make_forecaster as make_model  # noqa: E402
+from geo.forecast_models import ALL_METHODS as METHODS  # noqa: E402
+from geo.forecast_models import Points  # noqa: E402
 from tests._planted import Plant, offset_m, planted_events  # noqa: E402
 
 
@@ -211,7 +213,7 @@ def test_naive_decay_picks_a_short_half_life_when_hotspots_move(grid_events):
 
 
 def test_pick_method_prefers_counting_unless_clearly_beaten():
-    from geo.forecast_auto import pick_method
+    from geo.forecast_choice import pick_method
 
     assert pick_method({"naive_all": 4.0, "naive_12m": 3.9, "boosted_counts": 4.05}) == "naive_all"  # +1 % < 2 %
     assert pick_method({"naive_all": 4.0, "naive_12m": 3.9, "boosted_counts": 4.4}) == "boosted_counts"
@@ -221,7 +223,7 @@ def test_pick_method_prefers_counting_unless_clearly_beaten():
 
 
 def test_paired_bootstrap_is_seeded_and_brackets_the_estimate():
-    from geo.forecast_auto import paired_bootstrap
+    from geo.forecast_choice import paired_bootstrap
 
     rng = np.random.default_rng(1)
     b = rng.uniform(3, 5, 12)
@@ -236,7 +238,7 @@ def test_paired_bootstrap_is_seeded_and_brackets_the_estimate():
 
 
 def _choice(learned_gain: float, noise: float = 0.05):
-    from geo.forecast_auto import choice_from_periods
+    from geo.forecast_choice import choice_from_periods
 
     rng = np.random.default_rng(0)
     origins = pd.date_range("2025-01-01", periods=12, freq="MS")

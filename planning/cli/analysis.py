@@ -96,7 +96,7 @@ def _add_csv_args(p: argparse.ArgumentParser) -> None:
 
 def _backtest(args: argparse.Namespace) -> int:
     from geo.backtest import backtest
-    from geo.forecast_models import METHODS
+    from geo.forecast_models import ALL_METHODS as METHODS
 
     events = _read_points(args)
     _check_extent(events, args.cell)
@@ -127,7 +127,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _forecast(args: argparse.Namespace) -> int:
     from geo.forecast import horizon_end, to_local_naive
-    from geo.forecast_models import Points, make_model
+    from geo.forecast_auto import make_forecaster as make_model
+    from geo.forecast_models import Points
     from geo.grid import Grid
 
     try:
@@ -196,7 +197,7 @@ def _hotspots(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this concern's subcommands to the parser."""
-    from geo.forecast_models import METHODS
+    from geo.forecast_models import ALL_METHODS as METHODS
 
     p = sub.add_parser("hotspots", help="热点分析：聚集区与 Gi* 显著网格，输出 GeoJSON（WGS-84）")
     p.add_argument("--start", required=True, help="开始日期 YYYY-MM-DD（含）")
