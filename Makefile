@@ -6,6 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+HOST ?= 127.0.0.1
 
 .PHONY: run test venv demo lint typecheck bench clean pg
 
@@ -23,7 +24,7 @@ demo: venv
 	$(BIN)/python -m planning demo --if-missing
 
 run: demo
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python -m dashboard.serve --host $(HOST) --port $(PORT)
 
 # The PostgreSQL test server (.ci/postgres.sh installs the Debian packages if missing and starts a local cluster).
 pg:
