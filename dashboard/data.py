@@ -347,3 +347,16 @@ def approved_plan_document(url: str, month: str) -> dict | None:
             select(PlanRecord.body).where(PlanRecord.month == month).order_by(PlanRecord.id.desc()).limit(1)
         ).scalar()
     return None if body is None else json.loads(body)
+
+
+@st.cache_data(show_spinner="正在用滚动回测评估下月预测的价值……", max_entries=4)
+def forecast_worth(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
+                   through: dt.date) -> str:
+    """What next month's forecast is worth against counting the past (geo.forecast_auto.choose_method), in plain
+    Chinese; computed on complete months up to ``through``, cached per store version."""
+    from geo.forecast_auto import choose_method
+
+    events = _incidents(url, version, key)
+    events = events[(events["date"] <= pd.Timestamp(through)).to_numpy()]
+    until = pd.Timestamp(through) + pd.Timedelta(days=1)
+    return choose_method(events, until=until, horizon="month").statement()

@@ -348,3 +348,15 @@ def test_overview_names_the_running_month(app_db, monkeypatch):
     assert end == dt.date(2026, 10, 30)  # the default period ends on the last complete day
     captions = " ".join(c.value for c in at.caption)
     assert "本月至今（截至10月31日）" in captions
+
+
+def test_analysis_says_what_next_months_forecast_is_worth(app_db):
+    """热点研判 states, in plain words, how much more the chosen forecast covers than counting the past."""
+    at = open_page(signed_in(), "analysis")
+    at.multiselect(key="ana_hospitals").set_value(["bj002"]).run()
+    at.button(key="fw_run").click().run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    text = " ".join(str(e.value) for e in [*at.info, *at.warning]).replace("\\", "")  # Markdown escapes
+    assert "下月预测" in text or "暂不能评估" in text
+    if "下月预测" in text:
+        assert "5%" in text and ("95% 区间" in text or "未能稳定优于按历史计数" in text)

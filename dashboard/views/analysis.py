@@ -175,6 +175,15 @@ else:
         ) + "。建议：警情发生后短期内对周边加密巡逻。")
 
 # --- backtest -------------------------------------------------------------------------------------------
+st.subheader("下月预测的价值")
+st.caption("用本辖区的历史数据逐月回测：让系统自动选出的预测方法与“按历史计数”比较，说明圈定同样面积时多覆盖多少警情。")
+if st.button("评估下月预测的价值（约需半分钟）", key="fw_run") or st.session_state.get("fw_done"):
+    st.session_state["fw_done"] = True
+    try:
+        st.info(md(data.forecast_worth(*data.cache_args(scope), month_end)))
+    except ValueError as exc:
+        st.warning(f"历史数据不足，暂不能评估：{md(exc)}")
+
 st.subheader("预测方法回测")
 ui.explain("命中率", "PAI", "PEI*")
 st.caption("用过去的数据预测下一个完整周期的警情位置，再与实际比对；只用完整周期，标注“基准”的是最简单的对照方法。")
