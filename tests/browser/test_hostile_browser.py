@@ -69,7 +69,10 @@ def test_hostile_names_are_inert_and_the_session_lives_in_an_httponly_cookie(hos
         p = b.page
         p.goto(hostile_server)
         b.wait_idle()
-        p.get_by_role("button", name="指挥员").click(timeout=120_000)
+        try:
+            p.get_by_role("button", name="指挥员").click(timeout=120_000)
+        except Exception:
+            raise AssertionError(p.inner_text("body")[:800]) from None
         b.wait_idle()
         # st.link_button opens the exchange in a new tab; that tab gets the cookie and the signed-in app.
         with b.context.expect_page() as new_tab:
