@@ -69,9 +69,10 @@ def browser_token() -> str | None:
     """The session token this rerun may use: the cookie (bound mode) or the Streamlit session's (development)."""
     if _bound():
         try:
-            return st.context.cookies.get(settings.SESSION_COOKIE)
+            value = st.context.cookies.get(settings.SESSION_COOKIE)
         except Exception:
             return None
+        return value if isinstance(value, str) else None
     return st.session_state.get(_TOKEN)
 
 

@@ -78,7 +78,7 @@ def resolve(engine: Engine, token: str | None, *, now: dt.datetime | None = None
     """
     from core.trust.auth import get_user
 
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:
         return None
     now = now or _now()
     t = table_of(AuthSession)
