@@ -40,6 +40,18 @@ APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
 GUARDED = ("/media/", "/_stcore/upload_file/")
 
 
+def _public_media() -> frozenset[str]:
+    """The media URLs every visitor may fetch: the tab icon, shown before sign-in (not data)."""
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    icon = (Path(__file__).resolve().parent / "static" / "favicon.png").read_bytes()
+    # Streamlit names a media file by the hash of its bytes and type; the page icon has no file name.
+    return frozenset({f"/media/{_calculate_file_id(icon, 'image/png')}.png"})
+
+
+PUBLIC_MEDIA = _public_media()
+
+
 def _engine():
     from core.db import get_engine
 
@@ -96,7 +108,7 @@ class SessionGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(GUARDED):
+        if scope["type"] == "http" and scope["path"].startswith(GUARDED) and scope["path"] not in PUBLIC_MEDIA:
             from core.trust import sessions
 
             token = Request(scope).cookies.get(settings.SESSION_COOKIE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -41,12 +42,29 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
+#: Engine creation runs the migrations, and Alembic's environment is process-global: two threads of the dashboard
+#: server asking for the first engine at once must not run it concurrently (KeyError 'config' inside Alembic).
+_ENGINE_LOCK = threading.Lock()
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url`` (default ``settings.DB_URL``), migrated to the newest schema."""
+    url = url or settings.DB_URL
+    with _ENGINE_LOCK:
+        return _cached_engine(url)
+
+
+@lru_cache(maxsize=8)
+def _cached_engine(url: str) -> Engine:
     engine = make_engine(url)
     init_db(engine)
     return engine
+
+
+def forget_engines() -> None:
+    """Drop the cached engines (after a store file was replaced or removed)."""
+    with _ENGINE_LOCK:
+        _cached_engine.cache_clear()
 
 
 def init_db(engine: Engine) -> None:

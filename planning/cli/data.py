@@ -62,13 +62,14 @@ def _confirm_wipe(kind_label: str, counts: dict[str, int], url: str) -> bool:
 
 def _wipe(url: str) -> None:
     from core.db import get_engine
+    from core.db.engine import forget_engines
 
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
         path = Path(url.removeprefix("sqlite:///"))
         get_engine(url).dispose()
-        get_engine.cache_clear()
+        forget_engines()
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             p.unlink(missing_ok=True)
     else:
