@@ -415,3 +415,11 @@ def month_options(df: pd.DataFrame, *, ahead: int = 1) -> list[str]:
 def next_month(df: pd.DataFrame) -> str:
     """The month being planned: the one after the newest complete month of data."""
     return clock(df).planning_month
+
+
+def chinese_uploader() -> None:
+    """Chinese instructions and button on every file uploader of the page (Streamlit draws them in English)."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parent / "static" / "css" / "uploader.css").read_text("utf-8")
+    st.html(f"<style>{css}</style>")

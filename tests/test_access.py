@@ -151,8 +151,8 @@ def test_pages_follow_roles():
         return allowed_pages(scope) & PAGES
 
     assert canonical(COMMANDER) == PAGES - {"admin", "import", "today"}
-    assert canonical(OFFICER) == {"overview", "map", "hotspots", "plan", "today"}
-    assert canonical(LIAISON) == {"overview", "keylist", "evaluation"}
+    assert canonical(OFFICER) == {"overview", "map", "hotspots", "plan", "today", "persons"}
+    assert canonical(LIAISON) == {"overview", "keylist", "evaluation", "persons"}
     assert canonical(ADMIN) == {"overview", "import", "admin"}
     # The dashboard's file stems for the same pages come along, and nothing else.
     for scope in (COMMANDER, OFFICER, LIAISON, ADMIN):

@@ -14,6 +14,7 @@ from core.db import get_engine, load_hospitals
 from core.trust.access import ROLES, require
 from core.trust.audit import ACTIONS, export_csv, list_entries
 from core.trust.auth import create_user, list_users, set_active
+from dashboard import ui
 from dashboard.safe import md
 from dashboard.session import current_scope
 
@@ -174,6 +175,7 @@ def _reference_data(engine, scope) -> None:
 def render() -> None:
     """Draw the page for the signed-in administrator."""
     st.title("系统管理")
+    ui.chinese_uploader()
     try:
         scope = current_scope()
         require(scope, roles=("admin",))

@@ -3,8 +3,6 @@ rejected rows and a note on every row whose coordinates were changed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -34,7 +32,7 @@ CRS_NAMES = {"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德/腾讯）", "
 
 scope, _df = ui.page_start("数据导入")
 # Fixed style sheet (no user data): the uploader's English strings replaced by Chinese ones.
-st.html(f"<style>{(Path(__file__).resolve().parent.parent / 'static' / 'css' / 'uploader.css').read_text('utf-8')}</style>")
+ui.chinese_uploader()
 
 st.markdown(
     "上传 110 接处警或投诉记录导出文件（CSV 或 XLSX）。系统自动识别表头、编码和坐标，"
