@@ -205,9 +205,56 @@ def test_plan_generates_actions_schedules_and_approval(writable_db):
     assert any(b.key == "plan_dl_xlsx" for b in at.get("download_button"))
 
 
-def test_import_upload_preview_progress_and_rejected_rows(writable_db):
+REAL_ADMIN = ("chief", "Chief-Pass-2026x")
+
+
+@pytest.fixture
+def real_store(empty_engine, monkeypatch):
+    """A real (non-demo) store with the hospital list and one administrator, as a new bureau has it."""
+    from core import settings
+    from core.trust.auth import create_user
+    from dashboard import ui
+
+    create_user(empty_engine, REAL_ADMIN[0], REAL_ADMIN[1], role="admin")
+    url = empty_engine.url.render_as_string(hide_password=False)
+    monkeypatch.setattr(settings, "DB_URL", url)
+    monkeypatch.setattr(ui, "WARM_UP", False)
+    return url
+
+
+def signed_in_with_password(username: str, password: str) -> AppTest:
+    """An AppTest session signed in through the sign-in form (real stores offer no one-click accounts)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any(b.key and b.key.startswith("demo_demo_") for b in at.button)
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_import_into_the_demo_store_is_refused(writable_db):
     from core.db import get_engine, incident_count
 
+    before = incident_count(get_engine(writable_db))
+    csv = "接警单编号,报警时间,经度,纬度,简要警情\nT-1,2026-10-20 07:15:00,116.409669,39.910989,有人倒卖专家号\n".encode()
+    at = open_page(signed_in("admin"), "import")
+    at.selectbox(key="imp_source").set_value("110")
+    at.get("file_uploader")[0].set_value(("测试110.csv", csv, "text/csv"))
+    at.run()
+    at.button(key="imp_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    # Issue 11: the demo store refuses real imports (demo and real never mix); nothing is written.
+    assert any("演示存储" in e.value for e in at.error)
+    assert incident_count(get_engine(writable_db)) == before
+
+
+def test_import_upload_preview_progress_and_rejected_rows(real_store):
+    from core.db import get_engine, incident_count
+
+    writable_db = real_store
     before = incident_count(get_engine(writable_db))
     csv = (
         "某市公安局110接处警登记表\n"
@@ -216,7 +263,7 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
         "T-2,2026-10-21 08:05:00,116.411443,39.901261,<b>医托</b>拉拢患者\n"
         "T-3,不是时间,116.41,39.91,时间无法识别\n"
     ).encode()
-    at = open_page(signed_in("admin"), "import")
+    at = open_page(signed_in_with_password(*REAL_ADMIN), "import")
     at.selectbox(key="imp_source").set_value("110")
     at.get("file_uploader")[0].set_value(("测试110.csv", csv, "text/csv"))
     at.run()
@@ -225,10 +272,6 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
     assert {"时间", "经度", "纬度"} <= set(mapping["系统字段"])
     at.button(key="imp_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    # Issue 11: the demo store refuses real imports (demo and real never mix); nothing is written.
-    assert any("演示存储" in e.value for e in at.error)
-    assert incident_count(get_engine(writable_db)) == before
-    return  # the happy path needs a real store with a signed-in administrator (lead: fixture to add)
     assert metric(at, "总行数") == 3
     assert metric(at, "已入库") == 2
     assert metric(at, "不合格") == 1
@@ -238,7 +281,7 @@ def test_import_upload_preview_progress_and_rejected_rows(writable_db):
     assert any(b.label.startswith("下载不合格行") for b in at.get("download_button"))
 
 
-def test_import_unknown_headers_mapped_in_page_and_swapped_rows_noted(writable_db, tmp_path, monkeypatch):
+def test_import_unknown_headers_mapped_in_page_and_swapped_rows_noted(real_store, tmp_path, monkeypatch):
     """Unknown headers: the user maps them in the page; the mapping is saved; a swapped row carries a note."""
     from geo.io import ingest
 
@@ -249,7 +292,7 @@ def test_import_unknown_headers_mapped_in_page_and_swapped_rows_noted(writable_d
         "U-1,2026-10-20 07:15:00,116.409669,39.910989,有人倒卖专家号\n"
         "U-2,2026-10-21 08:05:00,39.901261,116.411443,医托拉拢患者\n"
     ).encode()
-    at = open_page(signed_in("admin"), "import")
+    at = open_page(signed_in_with_password(*REAL_ADMIN), "import")
     at.selectbox(key="imp_source").set_value("110")
     at.get("file_uploader")[0].set_value(("未知表头.csv", csv, "text/csv"))
     at.run()
