@@ -360,3 +360,17 @@ def forecast_worth(url: str, version: tuple[int, int, int], key: tuple[frozenset
     events = events[(events["date"] <= pd.Timestamp(through)).to_numpy()]
     until = pd.Timestamp(through) + pd.Timedelta(days=1)
     return choose_method(events, until=until, horizon="month").statement()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def store_last_day(url: str, version: tuple[int, int, int]) -> dt.date | None:
+    """The last local date with any incident in the store: where the data ends for every role.
+
+    A stationed officer's own hospital may have had no incident in the last days; the store's data still ends
+    where the import ended, and the month being planned is the same for everybody. A date only, no row.
+    """
+    from sqlalchemy import func, select
+
+    with _engine(url).connect() as conn:
+        last = conn.execute(select(func.max(store.Incident.__table__.c.received_at))).scalar_one()
+    return pd.Timestamp(last).date() if last is not None else None

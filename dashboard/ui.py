@@ -183,6 +183,10 @@ def clock(df: pd.DataFrame) -> Clock:
     """The :class:`Clock` of an incident frame (today in ``settings.TIMEZONE``)."""
     now = today()
     first, last = data.data_span(df)
+    url = data.db_url()
+    store_last = data.store_last_day(url, data.data_version(url))
+    if store_last is not None and store_last > last:
+        last = store_last  # the scope's hospitals were quiet lately: the data still runs to the store's end
     through = periods.last_complete_day(last, now)
     return Clock(today=now, first=first, last=last, complete_through=max(first, through))
 
