@@ -19,19 +19,13 @@ from tests.test_dashboard_pages import open_page, signed_in
 
 
 @pytest.fixture
-def loop_db(demo_db_url, tmp_path, monkeypatch):
-    import sqlite3
-
+def loop_db(demo_copy_url, monkeypatch):
     from core import settings
+    from dashboard import ui
 
-    src = sqlite3.connect(demo_db_url.removeprefix("sqlite:///"))
-    dst = sqlite3.connect(tmp_path / "loop.sqlite")
-    src.backup(dst)
-    src.close()
-    dst.close()
-    url = f"sqlite:///{tmp_path / 'loop.sqlite'}"
-    monkeypatch.setattr(settings, "DB_URL", url)
-    return url
+    monkeypatch.setattr(settings, "DB_URL", demo_copy_url)
+    monkeypatch.setattr(ui, "WARM_UP", False)
+    return demo_copy_url
 
 
 @pytest.mark.slow
