@@ -94,7 +94,7 @@ def _shoot(b: Browser, name: str) -> None:
     b.page.set_viewport_size({"width": 1920, "height": 1080})
 
 
-@pytest.mark.parametrize(("role", "titles"), ROLE_PAGES, ids=["commander", "import", "plan-evaluation", "admin"])
+@pytest.mark.parametrize(("role", "titles"), ROLE_PAGES, ids=["commander", "import", "plan-evaluation-persons", "today", "admin"])
 def test_every_page_chinese_and_screenshot(server, playwright_instance, role, titles):
     b = Browser(playwright_instance, width=1920, height=1080)
     try:
