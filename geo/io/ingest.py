@@ -101,7 +101,8 @@ class ImportResult:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_bytes(src: str | Path | bytes) -> tuple[bytes, str]:
+def read_bytes(src: str | Path | bytes) -> tuple[bytes, str]:
+    """The bytes of an upload or a file path, and the name to record for it."""
     if isinstance(src, bytes | bytearray):
         data = bytes(src)
         name = "upload"
@@ -404,7 +405,8 @@ def _grid_chunks(
 # --------------------------------------------------------------------------- header
 
 
-def _norm_header(h: object) -> str:
+def norm_header(h: object) -> str:
+    """A header as the header map compares it: lower case, no bracketed notes or spaces (shared with reference imports)."""
     s = str(h or "").strip().lower()
     s = re.sub(r"[（(【\[].*?[)）】\]]", "", s)
     return re.sub(r"[\s*:：_\-]", "", s)
@@ -422,7 +424,7 @@ def load_header_map(path: str | Path | None = None) -> dict[str, str]:
             raw = yaml.safe_load(fh) or {}
         for fld, aliases in raw.items():
             for a in aliases or []:
-                out.setdefault(_norm_header(a), fld)
+                out.setdefault(norm_header(a), fld)
     return out
 
 
@@ -452,7 +454,7 @@ def find_header(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, di
     for i in range(min(HEADER_SEARCH_ROWS, len(grid))):
         mapping: dict[str, int] = {}
         for j, cell in enumerate(grid.iloc[i].tolist()):
-            fld = header_map.get(_norm_header(cell))
+            fld = header_map.get(norm_header(cell))
             if fld and fld not in mapping:
                 mapping[fld] = j
         if len(mapping) > len(best_map):
@@ -950,7 +952,7 @@ def import_file(
         storekind.require_real(engine, username=username)
     purge_quarantine(engine=engine)
     crs = normalize_crs_name(crs or "wgs84")
-    data, name = _read_bytes(src)
+    data, name = read_bytes(src)
     name = filename or name
     # Large CSV files are read and checked in a helper process while this one writes to the
     # database: the two halves take similar time, and threads would share one interpreter lock.

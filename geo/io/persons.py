@@ -190,10 +190,10 @@ def import_sightings(
         Re-run :func:`run_resolution` afterwards.
     """
     from core.db.loaders import load_hospitals
-    from geo.io.ingest import _read_bytes
+    from geo.io.ingest import read_bytes
 
     engine = engine or get_engine()
-    data, name = _read_bytes(src) if not isinstance(src, pd.DataFrame) else (b"", "frame")
+    data, name = read_bytes(src) if not isinstance(src, pd.DataFrame) else (b"", "frame")
     frame = src.copy() if isinstance(src, pd.DataFrame) else read_sightings_frame(data)
     sha = hashlib.sha256(data).hexdigest() if data else ""
     bt = table_of(SightingBatch)

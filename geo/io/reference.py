@@ -40,7 +40,7 @@ from core.db.schema import Hospital, Officer, PoliceUnit
 from core.trust import storekind
 from geo.crs import in_china, normalize_crs_name, project, to_wgs84
 from geo.io.hospitals import match_hospital_names
-from geo.io.ingest import HEADER_SEARCH_ROWS, ImportError_, _norm_header, read_grid
+from geo.io.ingest import HEADER_SEARCH_ROWS, ImportError_, norm_header, read_grid
 
 REFERENCE_HEADER_MAP_FILE: Path = settings.DATA_DIR / "reference_header_map.yaml"
 #: The reference files, in the order a new deployment loads them.
@@ -133,7 +133,7 @@ def load_reference_header_map(kind: str, path: str | Path | None = None) -> dict
     out: dict[str, str] = {}
     for fld, aliases in (raw.get(kind) or {}).items():
         for a in aliases:
-            out.setdefault(_norm_header(a), fld)
+            out.setdefault(norm_header(a), fld)
     return out
 
 
@@ -178,7 +178,7 @@ def _find_header(grid: pd.DataFrame, kind: str, header_map: dict[str, str]) -> _
     for i in range(min(HEADER_SEARCH_ROWS, len(grid))):
         mapping: dict[str, int] = {}
         for j, cell in enumerate(grid.iloc[i].tolist()):
-            fld = header_map.get(_norm_header(cell))
+            fld = header_map.get(norm_header(cell))
             if fld and fld not in mapping:
                 mapping[fld] = j
         if len(mapping) > len(best):
