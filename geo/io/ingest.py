@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from core import settings
 from core.db import ImportBatch, Incident, get_engine, load_hospitals
 from geo.crs import in_china, normalize_crs_name, to_wgs84
+from geo.io.accounting import RowAccount
 from geo.io.hospitals import assign_nearest, match_hospital_names
 from geo.taxonomy import load_taxonomy
 
@@ -64,38 +65,21 @@ class ImportError_(ValueError):
     """The file as a whole cannot be imported (unreadable, no header, no time column ...)."""
 
 
-@dataclass
-class ImportResult:
-    """Outcome of one import; the counts always add up to ``total``."""
+@dataclass(kw_only=True)
+class ImportResult(RowAccount):
+    """Outcome of one incident import; the counts always add up to ``total``."""
 
-    filename: str
     source: str
     crs: str
-    total: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    duplicates: int = 0
     approximate: int = 0
     swapped: int = 0
-    batch_id: int | None = None
-    quarantine_path: str | None = None
-    encoding: str = ""
-    header_row: int = 0
-    column_mapping: dict[str, str] = field(default_factory=dict)
-    unmapped_columns: list[str] = field(default_factory=list)
-    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: One note per accepted row whose coordinates were changed: 行号, 说明 (swapped, converted).
     row_notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["行号", "说明"]))
 
     def summary(self) -> dict:
         """JSON-ready summary (what the CLI prints)."""
-        return {
-            "file": self.filename, "source": self.source, "crs": self.crs, "total": self.total,
-            "accepted": self.accepted, "rejected": self.rejected, "duplicates": self.duplicates,
-            "approximate": self.approximate, "swapped_coordinates": self.swapped, "batch_id": self.batch_id,
-            "quarantine": self.quarantine_path, "encoding": self.encoding, "header_row": self.header_row,
-            "column_mapping": self.column_mapping, "unmapped_columns": self.unmapped_columns,
-        }
+        return {**self.counts(), "source": self.source, "crs": self.crs, "approximate": self.approximate,
+                "swapped_coordinates": self.swapped}
 
 
 # --------------------------------------------------------------------------- reading
@@ -1120,7 +1104,7 @@ def _store(
                 quarantine_path=result.quarantine_path or "", finished_at=dt.datetime.now(),
             )
         )
-    if result.accepted + result.rejected + result.duplicates != result.total:  # pragma: no cover - invariant
+    if not result.balanced():  # pragma: no cover - invariant
         raise RuntimeError(f"Import counts do not add up: {result.summary()}")
     from core.trust.audit import record
 

@@ -24,7 +24,7 @@ import io
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,6 +39,7 @@ from core.db import HospitalEntrance, ImportBatch, get_engine
 from core.db.schema import Hospital, Officer, PoliceUnit
 from core.trust import storekind
 from geo.crs import in_china, normalize_crs_name, project, to_wgs84
+from geo.io.accounting import RowAccount
 from geo.io.hospitals import match_hospital_names
 from geo.io.ingest import HEADER_SEARCH_ROWS, ImportError_, norm_header, read_grid
 
@@ -79,26 +80,14 @@ _ENTRANCE_RX = re.compile(
 _NUM_RX = r"-?\d+(?:\.\d+)?"
 
 
-@dataclass
-class ReferenceResult:
+@dataclass(kw_only=True)
+class ReferenceResult(RowAccount):
     """Outcome of one reference import; ``accepted + rejected + duplicates == total``."""
 
     kind: str
-    filename: str
     crs: str = ""
-    total: int = 0
-    accepted: int = 0
     inserted: int = 0
     updated: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    batch_id: int | None = None
-    quarantine_path: str | None = None
-    encoding: str = ""
-    header_row: int = 0
-    column_mapping: dict[str, str] = field(default_factory=dict)
-    unmapped_columns: list[str] = field(default_factory=list)
-    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Entrances written with the hospitals (from an 出入口 column).
     entrances_written: int = 0
     #: The entrance list imported with a hospital list (a second file or the 出入口 sheet).
@@ -106,13 +95,7 @@ class ReferenceResult:
 
     def summary(self) -> dict:
         """JSON-ready summary (what the CLI prints)."""
-        out = {
-            "kind": self.kind, "file": self.filename, "total": self.total, "accepted": self.accepted,
-            "inserted": self.inserted, "updated": self.updated, "rejected": self.rejected,
-            "duplicates": self.duplicates, "batch_id": self.batch_id, "quarantine": self.quarantine_path,
-            "encoding": self.encoding, "header_row": self.header_row, "column_mapping": self.column_mapping,
-            "unmapped_columns": self.unmapped_columns,
-        }
+        out = {"kind": self.kind, **self.counts(), "inserted": self.inserted, "updated": self.updated}
         if self.kind in ("hospitals", "entrances"):
             out["crs"] = self.crs
         if self.kind == "hospitals":
@@ -721,7 +704,7 @@ def _one(
         total=result.total, accepted=result.accepted, rejected=result.rejected, duplicates=result.duplicates,
         quarantine_path=result.quarantine_path or "", finished_at=dt.datetime.now(),
     ))
-    if result.accepted + result.rejected + result.duplicates != result.total:  # pragma: no cover - invariant
+    if not result.balanced():  # pragma: no cover - invariant
         raise RuntimeError(f"Import counts do not add up: {result.summary()}")
     return result
 
