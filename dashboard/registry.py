@@ -1,7 +1,7 @@
 """The one registry of dashboard pages: file stem, URL path, Chinese title and access name.
 
 ``app.py`` builds the navigation from :data:`PAGES`; the sign-in module decides which access names
-a role may open (``dashboard.auth_ui.allowed_pages``), and :func:`allowed` maps them back here.
+a role may open (``dashboard.session.ROLE_PAGES`` / ``allowed_pages``), and :func:`allowed` maps them back here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class PageSpec:
     title
         Chinese title (navigation and page heading).
     access
-        The name under which roles are granted the page (``auth_ui.ROLE_PAGES``).
+        The name under which roles are granted the page (``dashboard.session.ROLE_PAGES``).
     """
 
     key: str

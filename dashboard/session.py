@@ -27,13 +27,13 @@ import streamlit as st
 
 from core import settings
 from core.trust.access import ROLES, AccessScope
+from dashboard import registry
 from dashboard.safe import md
 
-#: Page keys of the dashboard (see the module docstring of dashboard/app.py).
-PAGES = frozenset({"overview", "map", "hotspots", "keylist", "plan", "today", "evaluation", "import", "meeting",
-                   "persons", "admin"})
-#: Other names under which the dashboard files some of these pages (file stems in dashboard/views/).
-ALIASES = {"hotspots": "analysis", "keylist": "hospitals", "meeting": "screen"}
+#: Access names of the dashboard's pages, from the one page registry (dashboard/registry.py).
+PAGES = frozenset(p.access for p in registry.PAGES)
+#: The file stems under which some of these pages live in dashboard/views/ (access name -> key).
+ALIASES = {p.access: p.key for p in registry.PAGES if p.access != p.key}
 #: Pages per role (指挥员 everything operational, 驻院民警 own hospital, 卫健联络员 statistics,
 #: 管理员 users, settings and imports).
 ROLE_PAGES: dict[str, frozenset[str]] = {
