@@ -28,7 +28,6 @@ from geo.persons import (
     combine_mentions,
     extract_incident_mentions,
     find_groups,
-    hash_values,
     make_synthetic_persons,
     parse_sightings,
     person_events,
@@ -68,9 +67,7 @@ def main() -> None:
     groups = find_groups(ties, seed=a.seed)
     t_groups = time.perf_counter() - t0
 
-    truth = data.truth.assign(id_hash=hash_values(data.truth["id_number"], KEY, field="id_number"))
-    by_id = res.persons[res.persons["id_hash"] != ""].set_index("id_hash")["person_id"]
-    truth["person_id"] = truth["id_hash"].map(by_id)
+    truth = data.resolved_truth(res.persons, KEY)
     found = truth["person_id"].notna().mean()
     members = truth[truth["gang"] >= 0]
     ari = adjusted_rand_score(members["gang"], groups.labels(members["person_id"]))

@@ -16,7 +16,6 @@ from geo.persons import (
     combine_mentions,
     extract_incident_mentions,
     find_groups,
-    hash_values,
     make_synthetic_persons,
     parse_sightings,
     person_events,
@@ -50,8 +49,5 @@ def pipeline(seed: int = 0, n_gangs: int = 4, n_loners: int = 12) -> Pipeline:
     res = resolve_persons(mentions.drop(columns=["name", "id_number", "phone"]))
     events = person_events(mentions.drop(columns=["name", "id_number", "phone"]), res)
     groups = find_groups(co_occurrence_ties(events), seed=seed)
-    by_id = res.persons[res.persons["id_hash"] != ""].set_index("id_hash")["person_id"]
-    truth = data.truth.assign(
-        id_hash=hash_values(data.truth["id_number"], KEY, field="id_number"))
-    truth["person_id"] = truth["id_hash"].map(by_id)
+    truth = data.resolved_truth(res.persons, KEY)
     return Pipeline(data, hospitals, mentions, res, events, groups, truth)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geo.persons.identity import ID_CHECK_CHARS, id_check_char
+from geo.persons.identity import ID_CHECK_CHARS, hash_values, id_check_char
 
 #: Label carried by every synthetic frame.
 DEMO_LABEL = "演示"
@@ -70,6 +70,21 @@ class SyntheticPersons:
     truth: pd.DataFrame
     gangs: pd.DataFrame
     params: dict = field(default_factory=dict)
+
+    def resolved_truth(self, persons: pd.DataFrame, key: bytes) -> pd.DataFrame:
+        """The planted persons with the ``person_id`` a resolution gave each (NaN where none was found).
+
+        Parameters
+        ----------
+        persons
+            ``Resolution.persons`` of a run on this data (``person_id, id_hash, ...``).
+        key
+            The deployment key the mentions were hashed with.
+        """
+        truth = self.truth.assign(id_hash=hash_values(self.truth["id_number"], key, field="id_number"))
+        by_id = persons[persons["id_hash"] != ""].set_index("id_hash")["person_id"]
+        truth["person_id"] = truth["id_hash"].map(by_id)
+        return truth
 
 
 def fake_names(n: int, rng: np.random.Generator) -> list[str]:
