@@ -428,11 +428,12 @@ def save_user_header_map(mapping: dict[str, str], path: str | Path | None = None
     return target
 
 
-def find_header(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, dict[str, int]]:
-    """Locate the header row among the first rows and map fields to column positions.
+def best_header_row(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """The row among the first :data:`HEADER_SEARCH_ROWS` with the most recognised names, and its fields.
 
-    Returns ``(row_index, {field: column})``. The header is the row with the most recognised
-    names; a title row such as "XX市公安局110接处警登记表" above it is skipped.
+    Returns ``(row_index, {field: column})``, ``(-1, {})`` when no row names any field; the first
+    column of a field repeated in a row wins. Shared by the incident and reference importers,
+    which differ only in what a header must contain.
     """
     best_row, best_map = -1, {}
     for i in range(min(HEADER_SEARCH_ROWS, len(grid))):
@@ -443,6 +444,16 @@ def find_header(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, di
                 mapping[fld] = j
         if len(mapping) > len(best_map):
             best_row, best_map = i, mapping
+    return best_row, best_map
+
+
+def find_header(grid: pd.DataFrame, header_map: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """Locate the header row among the first rows and map fields to column positions.
+
+    Returns ``(row_index, {field: column})``. The header is the row with the most recognised
+    names; a title row such as "XX市公安局110接处警登记表" above it is skipped.
+    """
+    best_row, best_map = best_header_row(grid, header_map)
     if best_row < 0 or len(best_map) < 2:
         raise ImportError_(
             f"找不到表头：前 {HEADER_SEARCH_ROWS} 行中没有可识别的列名。请检查文件，或在 data/header_map.yaml 中补充列名"

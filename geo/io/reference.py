@@ -41,7 +41,7 @@ from core.trust import storekind
 from geo.crs import in_china, normalize_crs_name, project, to_wgs84
 from geo.io.accounting import RowAccount
 from geo.io.hospitals import match_hospital_names
-from geo.io.ingest import HEADER_SEARCH_ROWS, ImportError_, norm_header, read_grid
+from geo.io.ingest import HEADER_SEARCH_ROWS, ImportError_, best_header_row, norm_header, read_grid
 
 REFERENCE_HEADER_MAP_FILE: Path = settings.DATA_DIR / "reference_header_map.yaml"
 #: The reference files, in the order a new deployment loads them.
@@ -157,15 +157,7 @@ class _Table:
 
 
 def _find_header(grid: pd.DataFrame, kind: str, header_map: dict[str, str]) -> _Table:
-    best_row, best = -1, dict[str, int]()
-    for i in range(min(HEADER_SEARCH_ROWS, len(grid))):
-        mapping: dict[str, int] = {}
-        for j, cell in enumerate(grid.iloc[i].tolist()):
-            fld = header_map.get(norm_header(cell))
-            if fld and fld not in mapping:
-                mapping[fld] = j
-        if len(mapping) > len(best):
-            best_row, best = i, mapping
+    best_row, best = best_header_row(grid, header_map)
     label = KIND_LABELS[kind]
     if best_row < 0 or len(best) < 2:
         raise ImportError_(
