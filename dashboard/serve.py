@@ -8,7 +8,9 @@ This launcher does the same for local passwords: it wraps the dashboard in Strea
 * ``GET /auth/exchange?code=…[&next=/page]``: turns the one-time code a sign-in inside the app produced
   (:func:`core.trust.sessions.issue_code`) into the session cookie ``settings.SESSION_COOKIE`` (HttpOnly,
   SameSite=Strict, Secure when the request came by HTTPS or ``SESSION_COOKIE_SECURE``) and redirects;
-* ``GET /auth/logout``: ends the session in the store and deletes the cookie;
+* ``GET /auth/logout``: ends the session in the store and deletes the cookie; for a single sign-on user (an
+  ``st.login`` identity cookie, :mod:`core.trust.sso`) it also does what Streamlit's own route of that path does
+  (clear the identity cookies, go to the identity provider's end-session endpoint);
 * a middleware refusing ``/media/…`` (downloads, images) and ``/_stcore/upload_file/…`` to requests without a
   live session cookie, so an exported file's URL is useless outside a signed-in browser; and serving a media file
   only to the session that made it (:class:`MediaOwners`, filled by :func:`bind_media`), so another signed-in
@@ -180,13 +182,31 @@ async def exchange(request: Request) -> Response:
     return response
 
 
+#: Streamlit's identity cookie of ``st.login`` (single sign-on, :mod:`core.trust.sso`).
+SSO_COOKIE = "_streamlit_user"
+
+
+async def _sso_logout(request: Request) -> Response | None:
+    """Streamlit's own ``/auth/logout`` response (clears its identity cookies, goes to the IdP's end-session
+    endpoint), which this module's route of the same path shadows; None when it is not available."""
+    try:
+        from streamlit.web.server.starlette.starlette_auth_routes import _auth_logout
+    except ImportError:  # pragma: no cover - another Streamlit layout
+        return None
+    return await _auth_logout(request, "")
+
+
 async def logout(request: Request) -> Response:
-    """End the session of the cookie everywhere and delete the cookie."""
+    """End the session of the cookie everywhere and delete the cookie (and a single sign-on identity)."""
     from core.trust import sessions
 
     token = request.cookies.get(settings.SESSION_COOKIE)
     await run_in_threadpool(sessions.end, _engine(), token, "退出登录")
-    response = RedirectResponse("/", status_code=303)
+    response = None
+    if SSO_COOKIE in request.cookies:  # st.logout() of a single sign-on user lands here too
+        response = await _sso_logout(request)
+    if response is None:
+        response = RedirectResponse("/", status_code=303)
     response.delete_cookie(settings.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
