@@ -111,3 +111,45 @@ def test_hostile_names_are_inert_and_the_session_lives_in_an_httponly_cookie(hos
         assert b.external == [], b.external
     finally:
         b.close()
+
+
+def _sign_in(b: Browser, base: str, role_label: str):
+    """Sign ``b`` in with the one-click demo account ``role_label``; returns the signed-in page."""
+    p = b.page
+    p.goto(base)
+    b.wait_idle()
+    p.get_by_role("button", name=role_label).click(timeout=120_000)
+    b.wait_idle()
+    with b.context.expect_page() as new_tab:
+        p.get_by_role("link", name="进入系统").click()
+    p = b.page = new_tab.value
+    b.wait_idle()
+    p.wait_for_selector("[data-testid='stSidebarNav'] a", timeout=60_000)
+    return p
+
+
+def test_a_download_is_served_only_to_the_browser_session_that_made_it(hostile_server, playwright_instance):
+    """Under ``dashboard.serve``: the commander's export URL gives another signed-in user 404, nobody 403."""
+    a, other = Browser(playwright_instance), Browser(playwright_instance)
+    try:
+        p = _sign_in(a, hostile_server, "指挥员")
+        p.locator("[data-testid='stSidebarNav'] a", has_text="成效评估").first.click()
+        a.wait_idle()
+        button = p.locator("[data-testid='stDownloadButton'] button").first
+        button.wait_for(timeout=60_000)
+        with p.expect_download() as dl:
+            button.click()
+        url = dl.value.url
+        assert "/media/" in url, url
+        mine = a.context.request.get(url)
+        assert mine.status == 200 and len(mine.body()) > 0
+        _sign_in(other, hostile_server, "卫健联络员")
+        assert other.context.request.get(url).status == 404  # a live session, but not the one that made it
+        anonymous = playwright_instance.request.new_context()
+        try:
+            assert anonymous.get(url).status == 403
+        finally:
+            anonymous.dispose()
+    finally:
+        a.close()
+        other.close()
