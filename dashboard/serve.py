@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8501)
     args = parser.parse_args(argv)
+    from dashboard.ui import start_preload
+
+    start_preload()  # imports and default analyses before the first user arrives, not on their first page
     # No per-request access log here (the reverse proxy in front keeps one; sign-ins and exports are audited).
     uvicorn.run(build_app(), host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
                 access_log=False)
