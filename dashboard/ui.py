@@ -286,12 +286,13 @@ def incident_filters(df: pd.DataFrame, hospitals: pd.DataFrame, *, key: str) -> 
     hours = sb.slider("时段（时）", 0, 23, (0, 23), key=f"{key}_hours")
     weekdays = sb.multiselect(
         "星期", options=list(range(7)), default=list(range(7)), format_func=lambda i: data.WEEKDAYS[i],
-        key=f"{key}_weekdays",
+        key=f"{key}_weekdays", placeholder="请选择星期",
     )
-    cats = sb.multiselect("类别", options=list(CATEGORIES), default=list(CATEGORIES), key=f"{key}_cats")
+    cats = sb.multiselect("类别", options=list(CATEGORIES), default=list(CATEGORIES), key=f"{key}_cats",
+                      placeholder="请选择类别")
     sources = sb.multiselect(
         "来源", options=list(data.SOURCE_LABELS), default=list(data.SOURCE_LABELS),
-        format_func=lambda s: data.SOURCE_LABELS[s], key=f"{key}_sources",
+        format_func=lambda s: data.SOURCE_LABELS[s], key=f"{key}_sources", placeholder="请选择来源",
     )
     names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
     chosen = sb.multiselect(

@@ -104,7 +104,8 @@ if scope.role == "commander":
             c1, c2 = st.columns(2)
             pick = (c1.selectbox("医院", list(names), format_func=names.get, key="ev_res_h"),
                     c2.date_input("行动日期", value=first, key="ev_res_d"))
-        chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units")
+        chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units",
+                                      placeholder="请选择参战单位")
         per_unit = st.number_input("每个单位警力（人）", min_value=0, max_value=200, value=4, key="ev_res_per")
         total = st.number_input("总警力（人，0 = 各单位之和）", min_value=0, max_value=2000, value=0, key="ev_res_total")
         cols = st.columns(len(COUNTS))
