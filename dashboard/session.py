@@ -181,7 +181,14 @@ def _user_box(scope: AccessScope) -> None:
     state = st.session_state[_STATE]
     sb = st.sidebar
     name = state.get("display") or scope.username
-    where = f" · 医院 {next(iter(scope.hospital_ids))}" if scope.hospital_ids and len(scope.hospital_ids) == 1 else ""
+    where = ""
+    if scope.hospital_ids and len(scope.hospital_ids) == 1:
+        from dashboard import data
+
+        hid = next(iter(scope.hospital_ids))
+        known = data.hospitals(scope)
+        # The hospital by its name, as everywhere a person reads it (the id only if the store lacks it).
+        where = f" · {dict(zip(known['hospital_id'], known['name'], strict=True)).get(hid, f'医院 {hid}')}"
     kind = "，会商大屏只读" if state.get("kind") == "display" else ""
     sb.caption(f"当前用户：{md(name)}（{scope.role_label}{md(where)}{kind}）")
     token = browser_token()
