@@ -161,15 +161,19 @@ def test_three_users_close_the_loop_in_the_browser(loop_server, playwright_insta
 
         # ---------------------------------------------------------------- officer: 今日任务 and check-ins
         by_day = pd.Series([v["start"][:10] for v in mine]).value_counts()
-        day = sorted(by_day[by_day >= 2].index)[0]
+        day = sorted(d for d in by_day[by_day >= 2].index if int(d[8:]) <= 20)[0]
         todays = sorted((v for v in mine if v["start"].startswith(day)), key=lambda v: v["start"])
         done_v, missed_v = todays[0], todays[1]
         _open(off, "今日任务")
-        # The date field is three segments (year, month, day); typing fills one after the other.
-        off.page.locator(f"{_key('today_day')} [data-type='year']").click()
-        off.page.keyboard.type(day.replace("-", ""))
-        off.page.locator("h1").first.click()  # the value is sent when the field loses focus
-        off.page.wait_for_selector(_key(f"ck_{done_v['visit_id']}"), timeout=180_000)
+        # Pick the day in the calendar pop-up (typed segments reach the server only on some blurs).
+        off.page.locator(f"{_key('today_day')} [data-testid='stDateInputCalendarButton']").click()
+        dialog = off.page.locator("[role='dialog']")
+        shown = lifecycle.today()
+        target = pd.Timestamp(day)
+        for _ in range((shown.year - target.year) * 12 + shown.month - target.month):
+            dialog.get_by_role("button", name="Previous month").click()
+        dialog.locator(f"[role=gridcell]:not([aria-disabled]) >> text='{target.day}'").first.click()
+        off.page.wait_for_selector(_key(f"ck_status_{done_v['visit_id']}"), timeout=180_000)
         _wait_idle(off)
         text = off.page.inner_text("[data-testid='stMain']")
         point = {p["point_id"]: p["name"] for p in doc["points"]}
@@ -178,17 +182,18 @@ def test_three_users_close_the_loop_in_the_browser(loop_server, playwright_insta
         _shoot(off, "3_today_before")
 
         # One visit done: three people warned away.
-        form = off.page.locator(_key(f"ck_{done_v['visit_id']}"))
+        form = off.page.locator("[data-testid='stForm']").filter(has=off.page.locator(_key(f"ck_status_{done_v['visit_id']}")))
         _fill_number(off, f"ck_warn_{done_v['visit_id']}", 3)
         form.get_by_role("button", name="签到").click()
-        off.page.wait_for_selector(_key(f"ck_{done_v['visit_id']}"), state="detached", timeout=180_000)
+        off.page.wait_for_selector(_key(f"ck_status_{done_v['visit_id']}"), state="detached", timeout=180_000)
         _wait_idle(off)
         # One visit missed: handling an incident.
-        form = off.page.locator(_key(f"ck_{missed_v['visit_id']}"))
-        form.locator(_key(f"ck_status_{missed_v['visit_id']}")).get_by_text("未完成").click()
+        form = off.page.locator("[data-testid='stForm']").filter(
+            has=off.page.locator(_key(f"ck_status_{missed_v['visit_id']}")))
+        form.locator(_key(f"ck_status_{missed_v['visit_id']}")).get_by_text("未完成", exact=True).click()
         _choose(off, f"ck_reason_{missed_v['visit_id']}", "处置警情")
         form.get_by_role("button", name="签到").click()
-        off.page.wait_for_selector(_key(f"ck_{missed_v['visit_id']}"), state="detached", timeout=180_000)
+        off.page.wait_for_selector(_key(f"ck_status_{missed_v['visit_id']}"), state="detached", timeout=180_000)
         _wait_idle(off)
         text = off.page.inner_text("[data-testid='stMain']")
         assert "状态：已完成" in text and "状态：未完成" in text
