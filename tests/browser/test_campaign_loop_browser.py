@@ -23,8 +23,9 @@ from tests.browser.test_pages_browser import _open, _sign_in, _wait_idle
 from tests.plan_checker import check_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xfail(
-    reason="work in progress: the commander's generate/edit/approve and the officer's ICS steps pass; setting the "
-           "date on 今日任务 (react-aria DateField) does not yet reach the server, so the check-in steps time out",
+    reason="work in progress: generate/edit/approve, the officer's ICS, 今日任务 and both check-ins pass; picking the "
+           "action in the 成效评估 result form (selectbox option text) is not matched yet, the report checks after it "
+           "are unverified",
     strict=False)]
 
 #: A long wait: plan generation and re-planning solve LPs and MIPs on a loaded machine.
