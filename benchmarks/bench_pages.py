@@ -81,7 +81,7 @@ def _session(pw, base: str, out: dict[str, list[float]]) -> None:
         def filter_change(slider: str, key: str) -> None:
             # Keyboard on a sidebar slider; done when the first figure has changed and the app is idle.
             before = first_metric()
-            b.page.locator(f".st-key-{slider} [role='slider']").first.press(key)
+            b.page.locator(f".st-key-{slider} input[type='range']").first.press(key)
             b.page.wait_for_function(
                 "(old) => { const m = document.querySelector(\"[data-testid='stMetricValue']\");"
                 " return m && m.innerText !== old; }", arg=before, timeout=600_000, polling=20,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
 from core import db as store
@@ -300,17 +300,19 @@ def knox(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | No
 
 
 def work_stamp(url: str) -> tuple:
-    """A stamp of the work data (plans, key lists, check-ins, results, outcomes, audit) that moves on every write.
+    """A stamp of the work data (plans and their status, key lists, check-ins, results, outcomes).
 
     Figures built from them are cached on it and are never stale: inserts move a ``max(id)``,
-    in-place updates an ``updated_at`` or the audit entry every status change writes. One
-    uncached query of indexed aggregates: a few milliseconds.
+    in-place updates an ``updated_at`` or a status time. Not the audit log: every sign-in writes
+    to it, and would recompute the figures for each new session. One uncached query of indexed
+    aggregates: a few milliseconds.
     """
     s = store.schema
-    cols = [func.max(s.AuditEntry.id), func.max(s.PlanRecord.id), func.max(s.PlanEdit.id),
-            func.max(s.KeylistEntry.updated_at), func.max(s.VisitCheckin.id), func.max(s.VisitCheckin.updated_at),
-            func.max(s.ActionResult.id), func.max(s.ActionResult.updated_at), func.max(s.ActionOutcome.id),
-            func.max(s.DailyOutcome.id), func.count(s.PlanStatus.plan_id)]
+    approved = func.sum(case((s.PlanStatus.status == "approved", 1), else_=0))
+    cols = [func.max(s.PlanRecord.id), func.max(s.PlanEdit.id), func.count(s.PlanStatus.plan_id), approved,
+            func.max(s.PlanStatus.approved_at), func.max(s.PlanStatus.closed_at), func.max(s.KeylistEntry.updated_at),
+            func.max(s.VisitCheckin.id), func.max(s.VisitCheckin.updated_at), func.max(s.ActionResult.id),
+            func.max(s.ActionResult.updated_at), func.max(s.ActionOutcome.id), func.max(s.DailyOutcome.id)]
     with _engine(url).connect() as conn:
         row = conn.execute(select(*[select(c).scalar_subquery() for c in cols])).one()
     return tuple(str(v) for v in row)

@@ -147,8 +147,10 @@ def _precompute(args: tuple, df: pd.DataFrame, key: tuple) -> None:
         _WARMED.discard(key)
 
 
-#: Modules the pages import on first use (SciPy's statistics alone take ~2 s to import).
-PRELOAD_MODULES = ("scipy.stats", "folium", "folium.plugins", "streamlit_folium", "geo.hotspots", "geo.spacetime",
+#: Modules the pages import on first use (SciPy's statistics alone take ~2 s to import). Not
+#: streamlit_folium: a component declared outside a script run never loads in the browser (the map
+#: frame waited 60 s for it), so pages import it themselves.
+PRELOAD_MODULES = ("scipy.stats", "folium", "folium.plugins", "geo.hotspots", "geo.spacetime",
                    "planning.keylist", "planning.reports", "planning.outcomes", "planning.actions")
 
 
