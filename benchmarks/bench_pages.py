@@ -75,16 +75,25 @@ def _session(pw, base: str, out: dict[str, list[float]]) -> None:
             )
             _idle(b)
 
-        # Filter change on 警情地图: the hospital radius one step smaller (keyboard on the slider).
-        def map_filter() -> None:
-            b.page.locator("[data-testid='stSidebar'] [role='slider']").last.press("ArrowLeft")
-            started_and_idle()
+        def first_metric() -> str:
+            return b.page.locator("[data-testid='stMetricValue']").first.inner_text()
+
+        def filter_change(slider: str, key: str) -> None:
+            # Keyboard on a sidebar slider; done when the first figure has changed and the app is idle.
+            before = first_metric()
+            b.page.locator(f".st-key-{slider} input[type='range']").first.press(key)
+            b.page.wait_for_function(
+                "(old) => { const m = document.querySelector(\"[data-testid='stMetricValue']\");"
+                " return m && m.innerText !== old; }", arg=before, timeout=600_000, polling=20,
+            )
+            _idle(b)
 
         # (The 总览 date box is not driven here: typing into Streamlit's range picker leaves it half-open.)
-        for name, fn, page in (("筛选变化：警情地图半径", map_filter, "警情地图"),):
+        for name, slider, key, page in (("筛选变化：警情地图半径", "map_radius", "ArrowLeft", "警情地图"),
+                                        ("筛选变化：警情地图时段", "map_hours", "ArrowRight", "警情地图")):
             open_page(page)
             try:
-                seconds = _timed(fn)
+                seconds = _timed(lambda s=slider, k=key: filter_change(s, k))
             except Exception as exc:  # a widget whose markup changed: report, keep measuring the rest
                 print(f"({name} not measured: {str(exc).splitlines()[0]})", file=sys.stderr)
             else:

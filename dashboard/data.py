@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
 from core import db as store
@@ -299,20 +299,108 @@ def knox(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | No
     return knox_table(events).table
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+def work_stamp(url: str) -> tuple:
+    """A stamp of the work data (plans and their status, key lists, check-ins, results, outcomes).
+
+    Figures built from them are cached on it and are never stale: inserts move a ``max(id)``,
+    in-place updates an ``updated_at`` or a status time. Not the audit log: every sign-in writes
+    to it, and would recompute the figures for each new session. One uncached query of indexed
+    aggregates: a few milliseconds.
+    """
+    s = store.schema
+    approved = func.sum(case((s.PlanStatus.status == "approved", 1), else_=0))
+    cols = [func.max(s.PlanRecord.id), func.max(s.PlanEdit.id), func.count(s.PlanStatus.plan_id), approved,
+            func.max(s.PlanStatus.approved_at), func.max(s.PlanStatus.closed_at), func.max(s.KeylistEntry.updated_at),
+            func.max(s.VisitCheckin.id), func.max(s.VisitCheckin.updated_at), func.max(s.ActionResult.id),
+            func.max(s.ActionResult.updated_at), func.max(s.ActionOutcome.id), func.max(s.DailyOutcome.id)]
+    with _engine(url).connect() as conn:
+        row = conn.execute(select(*[select(c).scalar_subquery() for c in cols])).one()
+    return tuple(str(v) for v in row)
+
+
 def approved_actions(url: str, month: str) -> pd.DataFrame:
-    """Actions of the newest stored (approved) plan of ``month``: hospital_id, start, end, officers."""
+    """Actions of the approved plan of ``month``: hospital_id, start, end, officers."""
+    return _approved_actions(url, work_stamp(url), month)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _approved_actions(url: str, stamp: tuple, month: str) -> pd.DataFrame:
     from planning.outcomes import stored_actions
 
     return stored_actions(_engine(url), month=month).sort_values("start", ignore_index=True)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def keylist_names(url: str, month: str) -> list[str]:
     """Hospital ids of the stored final key-hospital list of ``month`` (empty when none is stored)."""
+    return _keylist_names(url, work_stamp(url), month)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _keylist_names(url: str, stamp: tuple, month: str) -> list[str]:
     from planning.keylist import final_keylist
 
     return list(final_keylist(_engine(url), month=month, create=False))
+
+
+def _due_clock() -> pd.Timestamp:
+    # Dosage counts the visits whose start has passed: a five-minute clock keeps cache hits useful.
+    from planning.reports import _now
+
+    return _now().floor("5min")
+
+
+def dosage(scope: AccessScope, month: str):
+    """planning.reports.dosage of ``month`` for the scope's hospitals (cached on the work stamp)."""
+    url = db_url()
+    ids = None if scope.hospital_ids is None else tuple(sorted(scope.hospital_ids))
+    return _dosage(url, work_stamp(url), month, ids, _due_clock())
+
+
+@st.cache_data(show_spinner="正在统计巡防完成情况……", max_entries=16)
+def _dosage(url: str, stamp: tuple, month: str, hospital_ids: tuple[str, ...] | None, as_of: pd.Timestamp):
+    from planning.reports import dosage as _compute
+
+    return _compute(_engine(url), month=month, as_of=as_of, hospital_ids=hospital_ids)
+
+
+def monthly_bulletin(month: str) -> dict:
+    """planning.reports.monthly_bulletin of ``month`` (cached on the store version and the work stamp)."""
+    url = db_url()
+    return _bulletin(url, data_version(url), work_stamp(url), month, _due_clock())
+
+
+@st.cache_data(show_spinner="正在生成月度通报……", max_entries=8)
+def _bulletin(url: str, version: tuple[int, int, int], stamp: tuple, month: str, as_of: pd.Timestamp) -> dict:
+    from planning.reports import monthly_bulletin as _compute
+
+    return _compute(_engine(url), month=month, as_of=as_of)
+
+
+def action_evaluation(month: str, window_days: int):
+    """planning.outcomes.evaluate_actions of ``month`` (cached on both stamps and the day)."""
+    url = db_url()
+    return _evaluation(url, data_version(url), work_stamp(url), month, window_days, _due_clock().normalize())
+
+
+@st.cache_data(show_spinner="正在评估行动效果……", max_entries=16)
+def _evaluation(url: str, version: tuple[int, int, int], stamp: tuple, month: str, window_days: int,
+                day: pd.Timestamp):
+    from planning.outcomes import evaluate_actions
+
+    return evaluate_actions(_engine(url), month=month, window_days=window_days)
+
+
+def monthly_statistics(month: str) -> pd.DataFrame:
+    """planning.outcomes.monthly_statistics of ``month`` (cached on the work stamp)."""
+    url = db_url()
+    return _statistics(url, work_stamp(url), month)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _statistics(url: str, stamp: tuple, month: str) -> pd.DataFrame:
+    from planning.outcomes import monthly_statistics as _compute
+
+    return _compute(_engine(url), month=month)
 
 
 @st.cache_data(show_spinner="正在生成重点医院建议……", max_entries=8)

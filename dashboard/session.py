@@ -47,6 +47,7 @@ _TOKEN = "_session_token"  # development mode only
 _KIND = "_session_kind"
 _MESSAGE = "_auth_message"
 _STATE = "_auth"
+_SSO_SEEN = "_sso_seen"
 
 
 def allowed_pages(scope: AccessScope) -> set[str]:
@@ -83,13 +84,41 @@ def _source() -> str:
         return ""
 
 
+def sso_config():
+    """The single sign-on configuration of ``.streamlit/secrets.toml`` (:mod:`core.trust.sso`), or None.
+
+    Raises ``ValueError`` (Chinese reasons) when ``[auth.bureau]`` is configured incompletely.
+    """
+    from streamlit.runtime.secrets import secrets_singleton
+
+    from core.trust.sso import config_from_secrets
+
+    try:
+        if not secrets_singleton.load_if_toml_exists():
+            return None
+    except Exception:
+        return None
+    return config_from_secrets(secrets_singleton)
+
+
+def _sso_claims() -> dict | None:
+    """The identity provider's claims of this browser (``st.user`` after ``st.login``), or None."""
+    try:
+        return dict(st.user.to_dict()) if st.user.is_logged_in else None
+    except Exception:
+        return None
+
+
 def sign_out(reason: str = "退出登录") -> None:
-    """End this browser's session in the store (every tab and websocket at once)."""
+    """End this browser's session in the store (every tab and websocket at once), and the IdP identity."""
     from core.trust import sessions
 
     sessions.end(_engine(), browser_token(), reason)
     st.session_state.pop(_TOKEN, None)
     st.session_state.pop(_STATE, None)
+    if _sso_claims() is not None:
+        st.session_state.pop(_SSO_SEEN, None)
+        st.logout()  # drops Streamlit's identity cookie, or the next sign-in form would sign straight back in
 
 
 def _scope_of_session() -> AccessScope | None:
@@ -147,6 +176,7 @@ def _login_form() -> None:
     demo = is_demo(engine)
     if not demo and not has_users(engine):
         st.info("系统尚未创建任何用户。请管理员在服务器上运行：`python -m planning users add 用户名 --role admin`")
+    _sso_block(engine)
     with st.form("login_form"):
         username = st.text_input("用户名", key="login_username")
         password = st.text_input("密码", type="password", key="login_password")
@@ -173,6 +203,33 @@ def _login_form() -> None:
                     _start_session(scope.username)
 
 
+def _sso_block(engine) -> None:
+    """The single sign-on button; after the IdP's sign-in, the mapped local user's session (or why not)."""
+    from core.trust.sso import map_identity
+
+    try:
+        config = sso_config()
+    except ValueError as exc:
+        st.error(md(exc))
+        return
+    if config is None:
+        return
+    claims = _sso_claims()
+    if claims is None:
+        st.button(config.label, key="login_sso", type="primary", on_click=st.login, args=(config.provider,))
+        st.caption("或使用本系统账户和密码登录：")
+        return
+    seen = st.session_state.get(_SSO_SEEN)
+    if seen is None:  # map (and audit) once per sign-in, not on every rerun of the form
+        result = map_identity(engine, claims, config, source=_source())
+        seen = st.session_state[_SSO_SEEN] = {"username": result.username, "message": result.message}
+    if seen["username"]:
+        _start_session(seen["username"])
+        return
+    st.warning(md(seen["message"]))
+    st.button("换一个统一身份认证账户", key="login_sso_out", on_click=st.logout)
+
+
 def _user_box(scope: AccessScope) -> None:
     """Sidebar: who is signed in, unmasking for roles that may, meeting-display sessions, sign-out."""
     from core.trust import sessions
@@ -181,7 +238,14 @@ def _user_box(scope: AccessScope) -> None:
     state = st.session_state[_STATE]
     sb = st.sidebar
     name = state.get("display") or scope.username
-    where = f" · 医院 {next(iter(scope.hospital_ids))}" if scope.hospital_ids and len(scope.hospital_ids) == 1 else ""
+    where = ""
+    if scope.hospital_ids and len(scope.hospital_ids) == 1:
+        from dashboard import data
+
+        hid = next(iter(scope.hospital_ids))
+        known = data.hospitals(scope)
+        # The hospital by its name, as everywhere a person reads it (the id only if the store lacks it).
+        where = f" · {dict(zip(known['hospital_id'], known['name'], strict=True)).get(hid, f'医院 {hid}')}"
     kind = "，会商大屏只读" if state.get("kind") == "display" else ""
     sb.caption(f"当前用户：{md(name)}（{scope.role_label}{md(where)}{kind}）")
     token = browser_token()

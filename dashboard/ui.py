@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
 from dataclasses import dataclass
 
 import altair as alt
@@ -96,6 +97,7 @@ def page_start(title: str) -> tuple[AccessScope, pd.DataFrame]:
 
 
 _WARMED: set[tuple] = set()
+_PRELOAD_LOCK = threading.Lock()
 #: Precompute the default analyses in the background (tests that time nothing switch it off).
 WARM_UP = True
 #: Above this many incidents the background analyses would hold the interpreter for minutes and slow
@@ -120,8 +122,6 @@ def warm_up(scope: AccessScope, df: pd.DataFrame) -> None:
     version stamp), so the first click on 运行回测 or 新兴热点 after an import costs a cache hit
     instead of half a minute. Runs once per store version and scope key in this server process.
     """
-    import threading
-
     if not WARM_UP or scope.aggregates_only or df.empty or len(df) > WARM_UP_MAX_INCIDENTS:
         return
     args = data.cache_args(scope)
@@ -129,23 +129,84 @@ def warm_up(scope: AccessScope, df: pd.DataFrame) -> None:
     if key in _WARMED:
         return
     _WARMED.add(key)
+    # No script context on purpose: the cached functions' spinners must not draw into a page.
+    threading.Thread(target=_precompute, args=(args, df, key), name="hh-warm-up", daemon=True).start()
+
+
+def _precompute(args: tuple, df: pd.DataFrame, key: tuple) -> None:
     c = clock(df)
     flt = default_filters(df)
     month_end = periods.period_end(pd.Period(c.last_complete_month, "M"))
-    cell = 250.0
+    try:
+        data.keylist_proposal(args[0], args[1], c.planning_month)
+        data.clusters(*args, data.hashable_filters(flt))
+        data.knox(*args, data.hashable_filters(flt), 5000)
+        data.emerging(*args, data.hashable_filters({**flt, "start": None, "end": month_end}), 250.0)
+        data.backtest_summary(*args, "month", 6, month_end)
+    except Exception:  # a failed warm-up only means the page computes on demand
+        _WARMED.discard(key)
 
-    def run() -> None:
-        try:
-            data.keylist_proposal(args[0], args[1], c.planning_month)
-            data.clusters(*args, data.hashable_filters(flt))
-            data.knox(*args, data.hashable_filters(flt), 5000)
-            data.emerging(*args, data.hashable_filters({**flt, "start": None, "end": month_end}), cell)
-            data.backtest_summary(*args, "month", 6, month_end)
-        except Exception:  # a failed warm-up only means the page computes on demand
-            _WARMED.discard(key)
 
-    # No script context on purpose: the cached functions' spinners must not draw into a page.
-    threading.Thread(target=run, name="hh-warm-up", daemon=True).start()
+#: Modules the pages import on first use (SciPy's statistics alone take ~2 s to import). Not
+#: streamlit_folium: a component declared outside a script run never loads in the browser (the map
+#: frame waited 60 s for it), so pages import it themselves.
+PRELOAD_MODULES = ("scipy.stats", "folium", "folium.plugins", "geo.hotspots", "geo.spacetime",
+                   "planning.keylist", "planning.reports", "planning.outcomes", "planning.actions")
+
+
+_PRELOAD_STARTED = False
+
+
+def start_preload() -> None:
+    """Start :func:`preload_at_start` in a background thread, once per server process.
+
+    Called by the server at boot (``dashboard.serve``) and by ``app.py`` on every run (a no-op after
+    the first), so under ``streamlit run`` it starts while the first visitor sees the sign-in form.
+    """
+    global _PRELOAD_STARTED
+    with _PRELOAD_LOCK:
+        if _PRELOAD_STARTED:
+            return
+        _PRELOAD_STARTED = True
+    threading.Thread(target=preload_at_start, name="hh-preload", daemon=True).start()
+
+
+def preload_at_start(timeout_s: float = 120.0) -> None:
+    """Run at server start, before anyone signs in: import the heavy modules, load the commanders'
+    incident frame and compute the default analyses into the server's caches.
+
+    Without it the first commander pays ~5 s of imports and loading on the first page, and the
+    warm-up thread then competes with their first page switches. Waits for the Streamlit runtime
+    (its cache storage is the one pages read); does nothing on a store too large to warm up.
+    """
+    import importlib
+    import time
+
+    from streamlit import runtime
+
+    from core.trust.access import scope_for_role
+
+    deadline = time.monotonic() + timeout_s
+    while not runtime.exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+    for name in PRELOAD_MODULES:
+        importlib.import_module(name)
+    if not WARM_UP:
+        return
+    try:
+        scope = scope_for_role("commander", username="preload")
+        df = data.incidents(scope)
+    except Exception:  # no store yet, or an unreadable one: pages will say so
+        return
+    if scope.aggregates_only or df.empty or len(df) > WARM_UP_MAX_INCIDENTS:
+        return
+    args = data.cache_args(scope)
+    key = (args[1], args[2])
+    if key not in _WARMED:
+        _WARMED.add(key)
+        _precompute(args, df, key)
 
 
 # --- honest periods -----------------------------------------------------------------------------
@@ -227,12 +288,13 @@ def incident_filters(df: pd.DataFrame, hospitals: pd.DataFrame, *, key: str) -> 
     hours = sb.slider("时段（时）", 0, 23, (0, 23), key=f"{key}_hours")
     weekdays = sb.multiselect(
         "星期", options=list(range(7)), default=list(range(7)), format_func=lambda i: data.WEEKDAYS[i],
-        key=f"{key}_weekdays",
+        key=f"{key}_weekdays", placeholder="请选择星期",
     )
-    cats = sb.multiselect("类别", options=list(CATEGORIES), default=list(CATEGORIES), key=f"{key}_cats")
+    cats = sb.multiselect("类别", options=list(CATEGORIES), default=list(CATEGORIES), key=f"{key}_cats",
+                      placeholder="请选择类别")
     sources = sb.multiselect(
         "来源", options=list(data.SOURCE_LABELS), default=list(data.SOURCE_LABELS),
-        format_func=lambda s: data.SOURCE_LABELS[s], key=f"{key}_sources",
+        format_func=lambda s: data.SOURCE_LABELS[s], key=f"{key}_sources", placeholder="请选择来源",
     )
     names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
     chosen = sb.multiselect(

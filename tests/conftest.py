@@ -42,6 +42,31 @@ def _pg_admin():
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
+def _drop_database(conn, name: str) -> None:
+    """Drop ``name`` with FORCE; a session of another role (hh_app) gets 10 s to end, then the error names it.
+
+    The owner may only terminate its own role's sessions, so an application-role connection left open
+    (a CLI subprocess still exiting, an undisposed engine) makes FORCE fail.
+    """
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            return
+        except ProgrammingError:
+            if time.monotonic() > deadline:
+                held = conn.execute(text(
+                    "SELECT pid, usename, application_name, backend_type, state, left(query, 80) "
+                    "FROM pg_stat_activity WHERE datname = :d"), {"d": name}).all()
+                raise RuntimeError(f"cannot drop test database {name}; sessions still on it: {held}") from None
+            time.sleep(0.2)
+
+
 class PgDatabases:
     """Creates and drops throwaway PostgreSQL databases, each a copy of a migrated per-worker template."""
 
@@ -55,7 +80,7 @@ class PgDatabases:
         self.migrated = f"hh_m_{self.worker}"
         admin = _pg_admin()
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {self.migrated} WITH (FORCE)"))
+            _drop_database(conn, self.migrated)
             conn.execute(text(f"CREATE DATABASE {self.migrated} TEMPLATE {PG_TEMPLATE}"))
         admin.dispose()
         from sqlalchemy import create_engine
@@ -79,7 +104,7 @@ class PgDatabases:
         name = f"hh_t_{self.worker}_{self.count}"
         admin = _pg_admin()
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            _drop_database(conn, name)
             conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {self.migrated}"))
         admin.dispose()
         return self.url(name)
@@ -102,7 +127,6 @@ class PgDatabases:
         return self.url(name)
 
     def drop(self, url: str) -> None:
-        from sqlalchemy import text
         from sqlalchemy.engine import make_url
 
         from core.db import get_engine
@@ -110,7 +134,7 @@ class PgDatabases:
         get_engine(url).dispose()
         admin = _pg_admin()
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)"))
+            _drop_database(conn, make_url(url).database)
         admin.dispose()
 
 
@@ -122,12 +146,11 @@ def pg_databases(worker_id: str):
     global _PG
     dbs = _PG = PgDatabases(worker_id)
     yield dbs
-    from sqlalchemy import text
 
     admin = _pg_admin()
     with admin.connect() as conn:
         for name in [*dbs.copies, dbs.migrated]:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            _drop_database(conn, name)
     admin.dispose()
     _PG = None
 

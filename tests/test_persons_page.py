@@ -10,8 +10,9 @@ import pytest
 pytest.importorskip("streamlit")
 from tests.test_dashboard_pages import open_page, signed_in
 
-ID_RE = re.compile(r"(?<!\d)\d{17}[\dX](?!\d)")
-PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Digits inside an ASCII token (person keys are "P" + 12 hex characters, floats have a point) are no identifier.
+ID_RE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z.])")
+PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z.])")
 
 
 @pytest.fixture

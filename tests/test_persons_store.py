@@ -18,8 +18,9 @@ from planning.actions import add_target_peaks, best_windows
 from planning.cli import main
 from tests._persons_data import pipeline
 
-ID_RE = re.compile(r"(?<!\d)\d{17}[\dX](?!\d)")
-PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Digits inside an ASCII token (person keys are "P" + 12 hex characters, floats have a point) are no identifier.
+ID_RE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z.])")
+PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z.])")
 
 
 def _sightings_csv(tmp_path, n: int = 400) -> tuple[str, pd.DataFrame]:
@@ -148,7 +149,8 @@ def test_no_clear_id_or_phone_reaches_a_liaison(loaded, capsys, tmp_path, monkey
         texts.append("".join(capsys.readouterr()))
     joined = "\n".join(texts)
     assert not _leaks(joined, clear_ids, clear_phones)
-    assert not ID_RE.search(joined) and not PHONE_RE.search(joined)
+    found = [joined[max(m.start() - 40, 0):m.end() + 40] for r in (ID_RE, PHONE_RE) for m in r.finditer(joined)]
+    assert not found, found
     assert len(list_entries(engine, scope=SYSTEM, action="persons_handover")) == 2
 
 

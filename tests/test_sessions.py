@@ -155,7 +155,7 @@ def test_the_exchange_route_sets_an_httponly_strict_cookie_once(engine):
 
 
 def test_downloads_need_a_live_session_cookie(engine):
-    from dashboard.serve import SessionGuard
+    from dashboard.serve import MediaOwners, SessionGuard
 
     sent = []
 
@@ -169,11 +169,103 @@ def test_downloads_need_a_live_session_cookie(engine):
     async def receive():
         return {"type": "http.request"}
 
-    guard = SessionGuard(inner)
+    owners = MediaOwners()
+    guard = SessionGuard(inner, owners=owners, bind=lambda: None)
     token = sessions.create(engine, "cmd")
+    owners.add("abc123", sessions.token_id(token))
     for cookie, expected in (("", 403), (f"{settings.SESSION_COOKIE}=forged", 403),
                              (f"{settings.SESSION_COOKIE}={token}", "served")):
         sent.clear()
         scope = _request("/media/abc123.csv", cookie=cookie).scope
         asyncio.run(guard(scope, receive, send))
         assert sent[0] == expected
+
+
+@pytest.fixture()
+def media_server(engine):
+    """Streamlit's real media route and file manager behind :class:`SessionGuard`, served by uvicorn over HTTP.
+
+    ``server.browser`` names the browser session whose script run is adding files (the token its cookie holds).
+    """
+    import socket
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.web.server.starlette.starlette_routes import create_media_routes
+
+    from dashboard.serve import MediaOwners, SessionGuard, bind_media
+
+    storage = MemoryMediaFileStorage("/media")
+    manager = MediaFileManager(storage)
+    owners = MediaOwners()
+    state = SimpleNamespace(browser=None, manager=manager, owners=owners)
+    bind_media(manager, owners, token_of=lambda: state.browser)
+    app = Starlette(routes=create_media_routes(storage, None),
+                    middleware=[Middleware(SessionGuard, owners=owners, bind=lambda: None)])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    state.base = f"http://127.0.0.1:{port}"
+    yield state
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Cookie", f"{settings.SESSION_COOKIE}={token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_an_export_is_served_only_to_the_session_that_made_it(engine, media_server):
+    """Two signed-in users: neither can fetch the other's export by its URL; signed out, nobody can."""
+    create_user(engine, "liaison", GOOD, role="liaison")
+    mine, theirs = sessions.create(engine, "cmd"), sessions.create(engine, "liaison")
+    media_server.browser = mine  # the commander's page renders a download button
+    body = "医院,警情数\n甲医院,12\n".encode()
+    url = media_server.base + media_server.manager.add(body, "text/csv", "1.(2).3", file_name="警情.csv",
+                                                       is_for_static_download=True)
+    media_server.browser = theirs
+    other = media_server.base + media_server.manager.add(b"officer plan", "text/plain", "1.(4).1",
+                                                         file_name="plan.txt", is_for_static_download=True)
+
+    assert _get(url, mine) == (200, body)
+    status, leaked = _get(url, theirs)  # another live session's cookie
+    assert status == 404 and body not in leaked
+    assert _get(url)[0] == 403  # a signed-out browser
+    assert _get(other, theirs)[0] == 200 and _get(other, mine)[0] == 404
+    # Identical bytes made by the second session too: it made them, so it may fetch them.
+    media_server.manager.add(body, "text/csv", "9.(9).9", file_name="警情.csv", is_for_static_download=True)
+    assert _get(url, theirs) == (200, body)
+    # Signing out ends the owner's access as well.
+    sessions.end(engine, mine)
+    assert _get(url, mine)[0] == 403
+
+
+def test_files_added_outside_a_signed_in_run_are_served_to_nobody(engine, media_server):
+    token = sessions.create(engine, "cmd")
+    media_server.browser = None  # e.g. a deferred download executed outside the script run
+    url = media_server.base + media_server.manager.add(b"x,y\n", "text/csv", "1", file_name="a.csv",
+                                                       is_for_static_download=True)
+    assert _get(url, token)[0] == 404

@@ -41,6 +41,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_id(token: str) -> str:
+    """The stored id of the session carried by ``token`` (:attr:`SessionInfo.id`; the token is never stored)."""
+    return _hash(token)
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     """A live session (never carries the token)."""

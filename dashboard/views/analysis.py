@@ -60,15 +60,15 @@ else:
     lines = [
         f"**总体**：{len(events):,} 起，较上一时段{_change(len(events), len(prev))}。",
         "**重点医院**：" + "、".join(
-            f"{names[h]}（{int(now_h[h])} 起，{_change(int(now_h[h]), int(before_h.get(h, 0)))}）" for h in top
+            f"{md(names[h])}（{int(now_h[h])} 起，{_change(int(now_h[h]), int(before_h.get(h, 0)))}）" for h in top
         ) + "。",
         "**高发时段**：" + ("、".join(windows) if windows else "无明显高峰") + "（覆盖约一半警情的时段）。",
         "**主要类别**：" + "、".join(f"{c} {n} 起" for c, n in cats.head(3).items()) + "。",
     ]
     if rising:
-        lines.append("**明显上升**：" + "、".join(names[h] for h in rising) + "（较上一时段增加两成以上）。")
+        lines.append("**明显上升**：" + "、".join(md(names[h]) for h in rising) + "（较上一时段增加两成以上）。")
     first_window = windows[0] if windows else "高发时段"
-    advice = (f"**建议**：在 {first_window} 等高发时段，对{ '、'.join(names[h] for h in top[:2]) }周边加强巡逻和"
+    advice = (f"**建议**：在 {first_window} 等高发时段，对{ '、'.join(md(names[h]) for h in top[:2]) }周边加强巡逻和"
               f"驻点，重点打击{cats.index[0] if len(cats) else '各类'}警情")
     advice += "；对明显上升的医院安排集中整治行动。" if rising else "；保持现有巡防力度并持续观察。"
     lines.append(advice)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from planning import reports
-from planning.outcomes import COUNTS, LABELS, action_results, evaluate_actions, monthly_statistics, record_action_result
+from planning.outcomes import COUNTS, LABELS, action_results, record_action_result
 
 EVAL_LABELS = {
     "医院": "医院", "date": "行动日期", "t_before": "行动前（本院）", "t_after": "行动后（本院）",
@@ -31,7 +31,7 @@ st.caption(
     "加权位移差小于 0 表示扣除对照医院的趋势后警情下降；加权位移商大于 0 表示效益向周边扩散，小于 0 表示警情转移到周边。"
 )
 try:
-    res = evaluate_actions(data.engine(), month=month, window_days=window)
+    res = data.action_evaluation(month, window)
 except ValueError as exc:
     st.info(str(exc))
 else:
@@ -69,7 +69,7 @@ st.altair_chart(ui.trend_chart(series, "M", clk, height=300), width="stretch")
 st.caption(ui.window_caption(clk.first, clk.last, clk))
 
 st.subheader("工作量化统计表")
-stats = monthly_statistics(data.engine(), month=month)
+stats = data.monthly_statistics(month)
 if scope.hospital_ids is not None:
     stats = stats[stats["hospital_id"].isin(scope.hospital_ids)]
 if stats.empty:
@@ -104,7 +104,8 @@ if scope.role == "commander":
             c1, c2 = st.columns(2)
             pick = (c1.selectbox("医院", list(names), format_func=names.get, key="ev_res_h"),
                     c2.date_input("行动日期", value=first, key="ev_res_d"))
-        chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units")
+        chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units",
+                                      placeholder="请选择参战单位")
         per_unit = st.number_input("每个单位警力（人）", min_value=0, max_value=200, value=4, key="ev_res_per")
         total = st.number_input("总警力（人，0 = 各单位之和）", min_value=0, max_value=2000, value=0, key="ev_res_total")
         cols = st.columns(len(COUNTS))
@@ -129,7 +130,7 @@ if scope.role == "commander":
         }), hide_index=True, width="stretch")
 
 st.subheader("日常巡防完成情况")
-dose = reports.dosage(engine, month=month, hospital_ids=scope.hospital_ids)
+dose = data.dosage(scope, month)
 t = dose.totals
 m = st.columns(4)
 m[0].metric("到期计划巡查", f"{t['planned']:,}")
@@ -155,7 +156,7 @@ if d1.button("生成统计表（XLSX）", key="ev_mk_xlsx"):
     st.session_state["ev_xlsx"] = (period, reports.workload_xlsx(engine, period=period))
 if d2.button("生成统计表（PDF）", key="ev_mk_wpdf"):
     st.session_state["ev_wpdf"] = (period, reports.workload_pdf(engine, period=period))
-bulletin = reports.monthly_bulletin(engine, month=month)
+bulletin = data.monthly_bulletin(month)
 with st.expander(f"月度通报预览（{month}）", expanded=False):
     for head, paras in reports.bulletin_text(bulletin):
         st.markdown(f"**{head}**")

@@ -170,14 +170,16 @@ if can_edit and editable:
     with st.expander("其他调整：民警请假、停用或增加巡逻点", expanded=False):
         off_names = dict(zip(plan.officers["officer_id"], plan.officers["name"], strict=True))
         e1, e2 = st.columns(2)
-        absent = e1.multiselect("请假民警", list(off_names), format_func=lambda o: off_names.get(o, o), key="plan_absent")
+        absent = e1.multiselect("请假民警", list(off_names), format_func=lambda o: off_names.get(o, o), key="plan_absent",
+                                placeholder="请选择民警")
         days = e2.date_input("请假日期", value=(), key="plan_absent_days", format="YYYY-MM-DD")
         if absent and isinstance(days, tuple | list) and days:
             d0, d1 = days[0], days[-1]
             span = tuple(pd.date_range(d0, d1, freq="D").date)
             edits += [Edit("absent", officer_id=o, dates=span) for o in absent]
         pnames = {r.point_id: f"{names.get(r.hospital_id, r.hospital_id)} {r.name}" for r in plan.points.itertuples()}
-        for pid_ in st.multiselect("停用巡逻点", list(pnames), format_func=pnames.get, key="plan_suppress"):
+        for pid_ in st.multiselect("停用巡逻点", list(pnames), format_func=pnames.get, key="plan_suppress",
+                                   placeholder="请选择要停用的巡逻点"):
             edits.append(Edit("point_suppress", point_id=pid_))
         a1, a2, a3, a4 = st.columns([2, 2, 1, 1])
         add_h = a1.selectbox("增加巡逻点：医院", ["", *sorted(set(plan.points["hospital_id"]))],

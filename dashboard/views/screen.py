@@ -155,9 +155,7 @@ with right:
     done_month = clk.last_complete_month
     st.subheader(f"{periods.fmt_month(done_month)}集中行动成效")
     try:
-        from planning.outcomes import evaluate_actions
-
-        ev_table = evaluate_actions(data.engine(), month=done_month).table
+        ev_table = data.action_evaluation(done_month, 28).table
     except ValueError:
         st.html('<div class="hh-panel"><div class="hh-note">该月没有已批准的集中行动方案。</div></div>')
     else:

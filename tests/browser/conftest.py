@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -42,16 +43,19 @@ def start_server(db_url: str, *, timeout: float = 90.0, env: dict | None = None)
     """Start ``streamlit run dashboard/app.py`` against ``db_url``; return the process and base URL."""
     port = _free_port()
     full_env = {**os.environ, "HOSPITAL_HOTSPOTS_DB": db_url, **(env or {})}
+    # Output to a file, never an unread pipe: a full pipe blocks the server at its next log line.
+    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
+    log.close()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(f"streamlit exited: {Path(log.name).read_text(errors='replace')[-2000:]}")
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
             if r.read().strip() == b"ok":
                 return proc, base
