@@ -200,13 +200,7 @@ def preload_at_start(timeout_s: float = 120.0) -> None:
         df = data.incidents(scope)
     except Exception:  # no store yet, or an unreadable one: pages will say so
         return
-    if scope.aggregates_only or df.empty or len(df) > WARM_UP_MAX_INCIDENTS:
-        return
-    args = data.cache_args(scope)
-    key = (args[1], args[2])
-    if key not in _WARMED:
-        _WARMED.add(key)
-        _precompute(args, df, key)
+    warm_up(scope, df)  # its guards (size, role, once per version) apply here as on a page
 
 
 # --- honest periods -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,6 +22,11 @@ from geo.persons import (
     person_events,
     resolve_persons,
 )
+
+#: Identifier-shaped text (ID numbers, mobile phones) that must never reach a masked reader.
+# Digits inside an ASCII token (person keys are "P" + 12 hex characters, floats have a point) are no identifier.
+ID_RE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z.])")
+PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z.])")
 
 KEY = b"test-deployment-key"
 

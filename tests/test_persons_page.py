@@ -3,16 +3,11 @@ officers only their hospital's targets, liaisons only counts and their hand-over
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 pytest.importorskip("streamlit")
+from tests._persons_data import ID_RE, PHONE_RE
 from tests.test_dashboard_pages import open_page, signed_in
-
-# Digits inside an ASCII token (person keys are "P" + 12 hex characters, floats have a point) are no identifier.
-ID_RE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z.])")
-PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z.])")
 
 
 @pytest.fixture

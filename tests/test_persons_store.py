@@ -4,7 +4,6 @@ hand-over with exactly the template's fields, and no clear ID number or phone re
 from __future__ import annotations
 
 import io
-import re
 
 import pandas as pd
 import pytest
@@ -16,11 +15,7 @@ from core.trust.audit import list_entries
 from geo.io import persons as iop
 from planning.actions import add_target_peaks, best_windows
 from planning.cli import main
-from tests._persons_data import pipeline
-
-# Digits inside an ASCII token (person keys are "P" + 12 hex characters, floats have a point) are no identifier.
-ID_RE = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z.])")
-PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z.])")
+from tests._persons_data import ID_RE, PHONE_RE, pipeline
 
 
 def _sightings_csv(tmp_path, n: int = 400) -> tuple[str, pd.DataFrame]:
