@@ -411,13 +411,41 @@ def keylist_proposal(url: str, version: tuple[int, int, int], month: str) -> pd.
     return propose_keylist(_engine(url), month=month)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+def _month_starts(df: pd.DataFrame) -> pd.DatetimeIndex:
+    # numpy's month unit: ~20x faster than .dt.to_period("M") on a million rows.
+    return pd.DatetimeIndex(df["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"), name="月份")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def monthly_by_hospital(url: str, version: tuple[int, int, int],
+                        key: tuple[frozenset[str] | None, bool]) -> pd.DataFrame:
+    """Incidents per month (rows: first day, every month of the store) and hospital (columns: ids).
+
+    Cached per store version: it scans every row, and the pages that show it rerun on each widget change.
+    """
+    df = _incidents(url, version, key)
+    months = _month_starts(df)
+    table = pd.Series(1, index=months).groupby([months, df["hospital_id"].to_numpy()]).size()
+    table = table.unstack(fill_value=0) if len(table) else pd.DataFrame(index=months.unique())
+    full = pd.date_range(months.min(), months.max(), freq="MS", name="月份") if len(months) else months[:0]
+    return table.reindex(full, fill_value=0).astype(int)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def monthly_total(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool]) -> pd.Series:
+    """Incidents per month over the whole store, with or without a hospital (cached like the table above)."""
+    months = _month_starts(_incidents(url, version, key))
+    counts = pd.Series(1, index=months).groupby(level=0).size()
+    full = pd.date_range(months.min(), months.max(), freq="MS", name="月份") if len(months) else months[:0]
+    return counts.reindex(full, fill_value=0).astype(int).rename("起数")
+
+
 def monthly_counts(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],
                    hospital_id: str) -> pd.Series:
-    """Incidents per month of one hospital over the whole store (cached: it scans every row)."""
-    df = _incidents(url, version, key)
-    sub = df.loc[(df["hospital_id"] == hospital_id).to_numpy(), "date"]
-    return sub.dt.to_period("M").dt.to_timestamp().value_counts().sort_index().rename("起数")
+    """Incidents per month of one hospital, every month of the store (zero where it had none)."""
+    table = monthly_by_hospital(url, version, key)
+    column = table[hospital_id] if hospital_id in table.columns else pd.Series(0, index=table.index)
+    return column.rename("起数")
 
 
 @st.cache_data(ttl=60, show_spinner=False)

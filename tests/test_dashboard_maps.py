@@ -166,3 +166,32 @@ def test_polygon_popups_and_style_fields_reach_the_browser():
     out = _html(m)
     assert maps.EMERGING_COLORS["new"] in out  # coloured by category, not the grey fallback
     assert "GeoJsonPopup" in out or "bindPopup" in out
+
+
+def test_text_from_the_data_is_never_run_as_a_template():
+    """folium re-parsed each rendered layer as a Jinja template: a hospital named ``{{ 7*7 }}`` showed as 49 and
+    ``{{ cycler.__init__.__globals__.os... }}`` ran on the server. Every path that turns a map into HTML for the
+    browser must keep such text as it is."""
+    import geopandas as gpd
+    from shapely.geometry import box
+    from streamlit_folium import generate_leaflet_string
+
+    from tests.test_hostile_input import HOSTILE
+
+    templates = [t for t in HOSTILE if "{" in t]
+    hospitals = pd.DataFrame({"hospital_id": [f"h{i}" for i in range(len(templates))], "name": templates,
+                              "lon": 116.40 + 0.01 * np.arange(len(templates)), "lat": 39.92})
+    polygons = gpd.GeoDataFrame({"所属医院": templates, "警情数": range(len(templates))},
+                                geometry=[box(116.4 + i / 100, 39.9, 116.401 + i / 100, 39.901)
+                                          for i in range(len(templates))], crs=4326)
+    m = maps.base_map()
+    maps.add_hospitals(m, hospitals, highlight=set(hospitals["hospital_id"]))
+    layers = folium.FeatureGroup(name="警情图层")
+    maps.add_polygons(layers, polygons, name="聚集区", color_of=lambda _p: maps.CLUSTER_COLOR,
+                      tooltip_fields=["所属医院"], popup_fields=["所属医院", "警情数"])
+    folium.Marker([39.9, 116.4], tooltip=templates[0], popup=templates[1]).add_to(layers)
+    layers.add_to(m)
+    for out in (_html(m), generate_leaflet_string(m)):
+        assert str(Path.cwd()) not in out and "环环环" not in out
+        assert "49号医院" not in out
+        assert "{{ 7*7 }}号医院" in out and "{% for i in range(3) %}" in out

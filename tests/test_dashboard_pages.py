@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -403,3 +404,31 @@ def test_analysis_says_what_next_months_forecast_is_worth(app_db):
     assert "下月预测" in text or "暂不能评估" in text
     if "下月预测" in text:
         assert "5%" in text and ("95% 区间" in text or "未能稳定优于按历史计数" in text)
+
+
+@pytest.mark.parametrize("shape", ["trend_one", "trend_many", "trend_weekly", "bars", "hour_weekday"])
+def test_charts_drawn_without_a_check_on_each_rerun_are_valid_vega_lite(shape):
+    """The chart builders skip altair's schema check when Streamlit draws them (``ui.prevalidated``); here every
+    shape they make is checked once against the Vega-Lite schema."""
+    import altair as alt
+
+    from dashboard import ui
+
+    clk = ui.Clock(today=dt.date(2026, 12, 1), first=dt.date(2026, 1, 10), last=dt.date(2026, 12, 1),
+                   complete_through=dt.date(2026, 11, 30))
+    months = pd.to_datetime(["2026-01-01", "2026-06-01", "2026-11-01", "2026-12-01"])
+    chart = {
+        "trend_one": lambda: ui.trend_chart(pd.Series([5, 300, 310, 12], index=months), "M", clk),
+        "trend_many": lambda: ui.trend_chart(pd.DataFrame({"110": [1, 2, 3, 1], "12345": [3, 2, 1, 0]},
+                                                          index=months), "M", clk),
+        "trend_weekly": lambda: ui.trend_chart(pd.Series([4, 5], index=pd.to_datetime(["2026-11-23", "2026-11-30"])),
+                                               "W", clk),
+        "bars": lambda: ui.bar_chart(pd.Series({"号贩子": 3, "医托": 1, "无": 0})),
+        "hour_weekday": lambda: ui.hour_weekday_chart(pd.DataFrame(np.arange(168).reshape(7, 24),
+                                                                   columns=range(24))),
+    }[shape]()
+    assert isinstance(chart, alt.TopLevelMixin)
+    spec = type(chart).to_dict(chart, validate=True)  # raises on a spec the schema rejects
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    # What Streamlit calls skips the check and gives the same spec.
+    assert chart.to_dict() == spec

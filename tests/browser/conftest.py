@@ -51,6 +51,7 @@ def start_server(db_url: str, *, timeout: float = 90.0, env: dict | None = None)
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     log.close()
+    proc.log_path = log.name  # type: ignore[attr-defined]  # benchmarks read the server's start-up lines
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,12 +76,13 @@ def stop_server(proc: subprocess.Popen) -> None:
 class Browser:
     """A Chromium page with the external requests and console errors it produced."""
 
-    def __init__(self, pw, *, width: int = 1600, height: int = 1000):
+    def __init__(self, pw, *, width: int = 1600, height: int = 1000, intercept: bool = True):
         self.browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         self.context = self.browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         self.external: list[str] = []
         self.errors: list[str] = []
-        self.context.route("**/*", self._route)
+        if intercept:  # every request then passes through this process: tests want that, benchmarks do not
+            self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
@@ -94,7 +96,7 @@ class Browser:
         else:
             route.continue_()
 
-    def wait_idle(self, timeout: float = 180_000) -> None:
+    def wait_idle(self, timeout: float = 180_000, *, polling: float = 200) -> None:
         """Wait until the app is connected, no script is running and no placeholder is left.
 
         Callers that trigger a rerun also wait for what the rerun shows (a heading, the
@@ -105,7 +107,7 @@ class Browser:
         p.wait_for_function(
             "() => { const s = document.querySelector('[data-test-script-state]');"
             " return s && s.getAttribute('data-test-script-state') === 'notRunning'; }",
-            timeout=timeout, polling=200,
+            timeout=timeout, polling=polling,
         )
         p.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
 
