@@ -26,6 +26,7 @@ st.set_page_config(
     page_title="医院周边警情研判", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide"
 )
 
+ui.chinese_widgets()
 ui.start_preload()  # once per process: warms the caches while the first visitor signs in
 scope = ui.sign_in()
 allowed = ui.allowed_page_keys(scope)

@@ -166,6 +166,26 @@ class _MetricScale(MacroElement):
     )
 
 
+class _ChineseControls(MacroElement):
+    """Zoom buttons titled 放大 / 缩小 and an attribution without Leaflet's English line and outside link.
+
+    Leaflet's defaults are "Zoom in", "Zoom out" and a link to leafletjs.com titled "A JavaScript library for
+    interactive maps"; the intranet reaches no such site. The credit to Leaflet stays, as plain text.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            if (map.zoomControl) { map.zoomControl.remove(); }
+            map.zoomControl = L.control.zoom({zoomInTitle: '放大', zoomOutTitle: '缩小'}).addTo(map);
+            if (map.attributionControl) { map.attributionControl.setPrefix('Leaflet'); }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
 class Legend(MacroElement):
     """A legend drawn by Leaflet itself (a branca ColorMap would fetch d3 from a CDN).
 
@@ -334,6 +354,7 @@ def base_map(
     )
     _IconImagePath().add_to(m)
     _MetricScale().add_to(m)
+    _ChineseControls().add_to(m)
     # Without tiles the map background shows between district outlines.
     bg = "#0b1220" if dark else "#e9eef3"
     fg, halo = ("#ffffff", "#0b1220") if dark else ("#1b2533", "#ffffff")

@@ -8,9 +8,11 @@ drawn apart and labelled (本月至今（截至X日）) when it is not complete 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import altair as alt
 import pandas as pd
@@ -376,8 +378,6 @@ def prevalidated(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     The charts built here have a fixed shape, checked against the Vega-Lite schema by the tests
     (``tests/test_dashboard_pages.py``); checking each one again on every rerun cost ~0.1 s per chart.
     """
-    import functools
-
     # An instance attribute: Streamlit calls ``chart.to_dict()``; altair's own __setattr__ would store a field.
     object.__setattr__(chart, "to_dict", functools.partial(type(chart).to_dict, chart, validate=False))
     return chart
@@ -517,9 +517,15 @@ def next_month(df: pd.DataFrame) -> str:
     return clock(df).planning_month
 
 
-def chinese_uploader() -> None:
-    """Chinese instructions and button on every file uploader of the page (Streamlit draws them in English)."""
-    from pathlib import Path
+def chinese_widgets() -> None:
+    """Chinese words where Streamlit draws its own English: file uploaders, empty lists, "Select all".
 
-    css = (Path(__file__).resolve().parent / "static" / "css" / "uploader.css").read_text("utf-8")
-    st.html(f"<style>{css}</style>")
+    Called by ``app.py`` on every run, so every page (and the sign-in form) has it.
+    """
+    st.html(f"<style>{_widget_css()}</style>")
+
+
+@functools.lru_cache(maxsize=1)
+def _widget_css() -> str:
+    folder = Path(__file__).resolve().parent / "static" / "css"
+    return "\n".join((folder / name).read_text("utf-8") for name in ("uploader.css", "widgets.css"))

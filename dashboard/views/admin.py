@@ -14,7 +14,6 @@ from core.db import get_engine, load_hospitals
 from core.trust.access import ROLES, require
 from core.trust.audit import ACTIONS, export_csv, list_entries
 from core.trust.auth import create_user, list_users, set_active
-from dashboard import ui
 from dashboard.safe import md
 from dashboard.session import current_scope
 
@@ -33,10 +32,10 @@ def _users(engine, scope) -> None:
     with st.expander("新增用户"), st.form("admin_add_user", clear_on_submit=True):
         username = st.text_input("用户名")
         display = st.text_input("显示名称")
-        role = st.selectbox("角色", options=list(ROLES), format_func=lambda r: ROLES[r])
+        role = st.selectbox("角色", placeholder="请选择", options=list(ROLES), format_func=lambda r: ROLES[r])
         hospitals = load_hospitals(engine)
         hospital = st.selectbox(
-            "所属医院（仅驻院民警）", options=["", *hospitals["hospital_id"].tolist()],
+            "所属医院（仅驻院民警）", placeholder="请选择", options=["", *hospitals["hospital_id"].tolist()],
             format_func=lambda h: "—" if not h else f"{h} {hospitals.set_index('hospital_id').at[h, 'name']}",
         )
         pw1 = st.text_input("初始密码", type="password", help=f"至少 {settings.MIN_PASSWORD_LENGTH} 位，含字母、数字、符号中的两类")
@@ -58,7 +57,7 @@ def _users(engine, scope) -> None:
     others = [u for u in users["username"].tolist() if u != scope.username]
     if others:
         c1, c2, c3 = st.columns([3, 1, 1])
-        who = c1.selectbox("选择用户", options=others, key="admin_user_pick")
+        who = c1.selectbox("选择用户", placeholder="请选择", options=others, key="admin_user_pick")
         if c2.button("停用", key="admin_disable"):
             set_active(engine, who, False, by=scope.username)
             st.rerun()
@@ -70,7 +69,7 @@ def _users(engine, scope) -> None:
 def _audit(engine, scope) -> None:
     st.subheader("审计记录")
     c1, c2, c3 = st.columns(3)
-    action = c1.selectbox("操作", options=["", *ACTIONS], format_func=lambda a: ACTIONS.get(a, "全部"))
+    action = c1.selectbox("操作", placeholder="请选择", options=["", *ACTIONS], format_func=lambda a: ACTIONS.get(a, "全部"))
     username = c2.text_input("用户")
     limit = c3.number_input("显示条数", min_value=10, max_value=5000, value=200, step=50)
     entries = list_entries(engine, scope=scope, action=action or None, username=username or None, limit=int(limit))
@@ -125,7 +124,7 @@ def _reference_data(engine, scope) -> None:
             if kind == "hospitals":
                 c1, c2 = st.columns(2)
                 kwargs["crs"] = c1.selectbox(
-                    "坐标系", options=["wgs84", "gcj02", "bd09"], key="ref_crs",
+                    "坐标系", placeholder="请选择", options=["wgs84", "gcj02", "bd09"], key="ref_crs",
                     format_func={"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德/腾讯）", "bd09": "BD-09（百度）"}.get,
                 )
                 ent = c2.file_uploader("出入口文件（可选；XLSX 的“出入口”工作表会自动导入）", type=["csv", "xlsx"],
@@ -175,7 +174,6 @@ def _reference_data(engine, scope) -> None:
 def render() -> None:
     """Draw the page for the signed-in administrator."""
     st.title("系统管理")
-    ui.chinese_uploader()
     try:
         scope = current_scope()
         require(scope, roles=("admin",))

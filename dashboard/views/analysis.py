@@ -188,7 +188,7 @@ st.subheader("预测方法回测")
 ui.explain("命中率", "PAI", "PEI*")
 st.caption("用过去的数据预测下一个完整周期的警情位置，再与实际比对；只用完整周期，标注“基准”的是最简单的对照方法。")
 c1, c2 = st.columns(2)
-horizon = c1.selectbox("预测周期", ["month", "week"], format_func={"month": "月", "week": "周"}.get, key="bt_h")
+horizon = c1.selectbox("预测周期", ["month", "week"], placeholder="请选择", format_func={"month": "月", "week": "周"}.get, key="bt_h")
 n_periods = c2.slider("回测期数", 2, 12, 6, key="bt_n")
 if st.button("运行回测", key="bt_run") or st.session_state.get("bt_done"):
     st.session_state["bt_done"] = True

@@ -22,7 +22,7 @@ hospitals = data.hospitals(scope)
 names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
 # One month ahead of the data: the month being carried out, whose actions get their results recorded.
 months = ui.month_options(df, ahead=1)
-month = st.selectbox("行动月份", months, index=min(1, len(months) - 1), key="ev_month")
+month = st.selectbox("行动月份", months, placeholder="请选择", index=min(1, len(months) - 1), key="ev_month")
 window = st.slider("前后对比窗口（天）", 7, 56, 28, step=7, key="ev_window")
 
 st.subheader("行动前后对比（加权位移差与加权位移商）")
@@ -96,10 +96,10 @@ if scope.role == "commander":
     options = [(r.hospital_id, pd.Timestamp(r.start).date()) for r in acts.itertuples(index=False)]
     with st.form("ev_result"):
         if options:
-            pick = st.selectbox("行动", options, format_func=lambda o: f"{names.get(o[0], o[0])} {o[1]}", key="ev_res_act")
+            pick = st.selectbox("行动", options, placeholder="请选择", format_func=lambda o: f"{names.get(o[0], o[0])} {o[1]}", key="ev_res_act")
         else:
             c1, c2 = st.columns(2)
-            pick = (c1.selectbox("医院", list(names), format_func=names.get, key="ev_res_h"),
+            pick = (c1.selectbox("医院", list(names), placeholder="请选择", format_func=names.get, key="ev_res_h"),
                     c2.date_input("行动日期", value=first, key="ev_res_d"))
         chosen_units = st.multiselect("参战单位", list(unit_names), format_func=unit_names.get, key="ev_res_units",
                                       placeholder="请选择参战单位")

@@ -13,7 +13,7 @@ from planning.keylist import assessed_month, keylist_history, override_keylist
 scope, df = ui.page_start("重点医院")
 clk = ui.clock(df)
 months = ui.month_options(df)
-month = st.selectbox("名单月份", months, index=0, key="kl_month", format_func=periods.fmt_month,
+month = st.selectbox("名单月份", months, placeholder="请选择", index=0, key="kl_month", format_func=periods.fmt_month,
                      help="默认为最近一个完整月份的下一个月。")
 assessed = assessed_month(month, clk.last_complete_month)
 st.caption(f"{periods.fmt_month(month)}名单依据 {periods.fmt_month(assessed)}（完整月份）的警情评分，"

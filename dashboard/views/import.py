@@ -32,7 +32,6 @@ CRS_NAMES = {"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德/腾讯）", "
 
 scope, _df = ui.page_start("数据导入")
 # Fixed style sheet (no user data): the uploader's English strings replaced by Chinese ones.
-ui.chinese_uploader()
 
 st.markdown(
     "上传 110 接处警或投诉记录导出文件（CSV 或 XLSX）。系统自动识别表头、编码和坐标，"
@@ -45,10 +44,10 @@ with st.expander("文件应包含的列", expanded=False):
 upload = st.file_uploader("选择文件", type=["csv", "xlsx", "txt"], key="imp_file")
 c1, c2, c3 = st.columns(3)
 source = c1.selectbox(
-    "数据来源", [None, "110", "complaint"], format_func=lambda s: "自动识别" if s is None else data.SOURCE_LABELS[s],
+    "数据来源", [None, "110", "complaint"], placeholder="请选择", format_func=lambda s: "自动识别" if s is None else data.SOURCE_LABELS[s],
     key="imp_source",
 )
-crs = c2.selectbox("坐标系", list(CRS_NAMES), format_func=CRS_NAMES.get, key="imp_crs")
+crs = c2.selectbox("坐标系", list(CRS_NAMES), placeholder="请选择", format_func=CRS_NAMES.get, key="imp_crs")
 sheet = c3.text_input("工作表（XLSX，可留空）", key="imp_sheet") or None
 
 

@@ -40,7 +40,7 @@ ranked = events["hospital_id"].value_counts()
 by_count = [h for h in ranked.index if h in names] + [h for h in names if h not in ranked.index]
 focus_options = [None, *(flt["hospital_ids"] or by_count)]
 focus_id = st.selectbox(
-    "地图定位", focus_options, key="map_focus",
+    "地图定位", focus_options, placeholder="请选择", key="map_focus",
     format_func=lambda h: "全市" if h is None else f"{names.get(h, h)}（{int(ranked.get(h, 0))} 起）",
     help="选择医院后地图放大到该院周边，并在下方显示该院档案。",
 )

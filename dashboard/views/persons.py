@@ -96,7 +96,7 @@ with tab_list:
 with tab_profile:
     options = persons["person_id"].tolist()
     labels = dict(zip(persons["person_id"], persons["name_masked"] + "（" + persons["person_id"] + "）", strict=True))
-    pid = st.selectbox("选择人员", options, format_func=lambda p: labels.get(p, p), key="pp_person")
+    pid = st.selectbox("选择人员", options, placeholder="请选择", format_func=lambda p: labels.get(p, p), key="pp_person")
     p = persons.set_index("person_id").loc[pid]
     ev = events[events["person_id"] == pid]
     c = st.columns(4)
@@ -181,7 +181,7 @@ with tab_handover:
         st.info("移交名单由指挥员生成。")
     else:
         templates = dbp.load_handover_templates()
-        tname = st.selectbox("移交模板", list(templates), format_func=lambda t: templates[t]["title"], key="ho_t")
+        tname = st.selectbox("移交模板", list(templates), placeholder="请选择", format_func=lambda t: templates[t]["title"], key="ho_t")
         spec = templates[tname]
         st.caption("本模板只含以下字段（与医院、卫健委约定）：" + html.escape("、".join(f["label"] for f in spec["fields"])))
         to = st.text_input("接收方（联络员用户名或单位）", key="ho_to")

@@ -32,7 +32,7 @@ names = dict(zip(hospitals["hospital_id"], hospitals["name"], strict=True))
 can_edit = scope.role in ("commander", "admin")
 
 c1, c2, c3 = st.columns([2, 1, 2])
-month = c1.selectbox("计划月份", ui.month_options(df), index=0, key="plan_month")
+month = c1.selectbox("计划月份", ui.month_options(df), placeholder="请选择", index=0, key="plan_month")
 seed = int(c2.number_input("随机种子", min_value=0, max_value=2**31 - 1, value=int(month.replace("-", "")),
                            key="plan_seed", help="相同种子生成相同的巡逻抽样，便于复核。"))
 c3.caption("集中行动医院取本月重点医院清单（在“重点医院”页审定和调整）。")
@@ -182,7 +182,7 @@ if can_edit and editable:
                                    placeholder="请选择要停用的巡逻点"):
             edits.append(Edit("point_suppress", point_id=pid_))
         a1, a2, a3, a4 = st.columns([2, 2, 1, 1])
-        add_h = a1.selectbox("增加巡逻点：医院", ["", *sorted(set(plan.points["hospital_id"]))],
+        add_h = a1.selectbox("增加巡逻点：医院", ["", *sorted(set(plan.points["hospital_id"]))], placeholder="请选择",
                              format_func=lambda h: names.get(h, h) if h else "（不增加）", key="plan_add_h")
         add_name = a2.text_input("点位名称", key="plan_add_name", placeholder="如：住院部北门")
         add_lon = a3.number_input("经度", value=0.0, format="%.6f", key="plan_add_lon")
@@ -237,9 +237,9 @@ tab_h, tab_o = st.tabs(["按医院", "按民警"])
 with tab_h:
     opts = sorted(set(visits["hospital_id"]), key=lambda h: names.get(h, h))
     if opts:
-        hid = st.selectbox("医院", opts, format_func=lambda h: names.get(h, h), key="plan_sched_h")
+        hid = st.selectbox("医院", opts, placeholder="请选择", format_func=lambda h: names.get(h, h), key="plan_sched_h")
         days = sorted(set(visits["date"]))
-        day = st.selectbox("日期", days, key="plan_sched_d")
+        day = st.selectbox("日期", days, placeholder="请选择", key="plan_sched_d")
         v = visits[(visits["hospital_id"] == hid) & (visits["date"] == day)]
         pn = dict(zip(plan.points["point_id"], plan.points["name"], strict=True))
         on = dict(zip(plan.officers["officer_id"], plan.officers["name"], strict=True))
@@ -260,7 +260,7 @@ with tab_o:
         officers = [o for o in officers if o == scope.officer_id]
     if officers:
         on = dict(zip(plan.officers["officer_id"], plan.officers["name"], strict=True))
-        oid = st.selectbox("民警", officers, format_func=lambda o: on.get(o, o), key="plan_sched_o")
+        oid = st.selectbox("民警", officers, placeholder="请选择", format_func=lambda o: on.get(o, o), key="plan_sched_o")
         v = visits[visits["officer_id"] == oid]
         pn = dict(zip(plan.points["point_id"], plan.points["name"], strict=True))
         st.dataframe(pd.DataFrame({

@@ -41,7 +41,7 @@ for r in tasks.itertuples(index=False):
             status = st.radio("结果", ["done", "missed"], format_func=STATUS_LABELS.get, horizontal=True,
                               key=f"ck_status_{r.visit_id}")
             at = st.time_input("实际到达", value=r.start.time(), key=f"ck_time_{r.visit_id}", step=60)
-            reason = st.selectbox("未完成原因", ["", *list(MISSED_REASONS)], format_func=lambda k: MISSED_REASONS.get(k, "—"),
+            reason = st.selectbox("未完成原因", ["", *list(MISSED_REASONS)], placeholder="请选择", format_func=lambda k: MISSED_REASONS.get(k, "—"),
                                   key=f"ck_reason_{r.visit_id}")
             warned = st.number_input("劝离（人）", min_value=0, max_value=999, value=0, key=f"ck_warn_{r.visit_id}")
             caught = st.number_input("查获号贩子/医托（人）", min_value=0, max_value=999, value=0,

@@ -34,11 +34,19 @@ ALLOWED = {
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 
-# Visible text of the page: Streamlit's Material icons are ligature words (keyboard_arrow_right ...),
-# drawn as symbols; drop them before looking for English.
+# Visible text of a document: its inner text, the placeholders of its inputs (a multiselect's "Choose options",
+# a date box's format) and the hover titles. Streamlit's Material icons are ligature words
+# (keyboard_arrow_right ...), drawn as symbols; they are dropped before looking for English. So is the
+# screen-reader announcer of Streamlit's lists ("0 options available."): clipped to nothing, never on screen.
 _TEXT = """() => {
+    let text = document.body.innerText;
+    for (const e of document.querySelectorAll('[data-live-announcer]')) { text = text.replace(e.innerText, ''); }
     const icons = new Set([...document.querySelectorAll('[data-testid=stIconMaterial]')].map(e => e.innerText));
-    return {text: document.body.innerText, icons: [...icons]};
+    const placeholders = [...document.querySelectorAll('input[placeholder], textarea[placeholder]')]
+        .map(e => e.getAttribute('placeholder'));
+    const titles = [...document.querySelectorAll('[title]')].filter(e => e.tagName !== 'IFRAME')
+        .map(e => e.getAttribute('title'));
+    return {text: [text, ...placeholders, ...titles].join('\\n'), icons: [...icons]};
 }"""
 
 
@@ -70,10 +78,34 @@ def _open(b: Browser, title: str) -> None:
 
 
 def _english(b: Browser) -> set[str]:
-    got = b.page.evaluate(_TEXT)
-    icons = {w for t in got["icons"] for w in WORD.findall(t)}
-    words = set(WORD.findall(got["text"].replace("None", " None ")))
-    return words - ALLOWED - icons
+    """Latin words on the page and in its frames (the maps' legends, scale and attribution), and in the list a
+    multiselect opens (Streamlit's own "Select all", "No results")."""
+    words: set[str] = set()
+    for frame in b.page.frames:  # the page itself first, then each component frame (maps)
+        got = frame.evaluate(_TEXT)
+        icons = {w for t in got["icons"] for w in WORD.findall(t)}
+        words |= set(WORD.findall(got["text"].replace("None", " None "))) - icons
+    selects = b.page.locator("[data-testid='stMultiSelect']")
+    for i in range(selects.count()):
+        widget = selects.nth(i)
+        box = widget.locator("[role='combobox']").first
+        if not box.is_visible() or not box.is_enabled():  # in a closed expander, or disabled
+            continue
+        listbox = b.page.locator("[role='listbox']").first
+        for attempt in range(3):  # a click during a rerun or an expander's opening can leave the list closed
+            box.click()
+            try:
+                listbox.wait_for(timeout=10_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise AssertionError(f"the list of {widget.inner_text()[:40]!r} did not open") from None
+                b.page.keyboard.press("Escape")
+                _wait_idle(b)
+        words |= set(WORD.findall(listbox.inner_text()))
+        b.page.keyboard.press("Escape")
+        listbox.wait_for(state="detached", timeout=30_000)
+    return words - ALLOWED
 
 
 def _maps_drawn(b: Browser) -> None:
