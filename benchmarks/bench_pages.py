@@ -118,10 +118,19 @@ def _session(pw, base: str, out: dict[str, list[float]]) -> None:
         b.close()
 
 
-def _wait_ready(proc, t0: float, timeout: float = 1800) -> None:
-    """Wait for the server's start-up work (imports, incident frame, default analyses): its log says when."""
+def _wait_ready(pw, proc, base: str, t0: float, timeout: float = 900) -> None:
+    """Wait for the server's start-up work (imports, incident frame, default analyses): its log says when.
+
+    Under ``streamlit run`` that work starts with the first script run, so one page is opened first.
+    """
     from dashboard.ui import READY_MESSAGE
 
+    b = Browser(pw, width=1280, height=800, intercept=False)
+    try:
+        b.page.goto(base)
+        _idle(b)
+    finally:
+        b.close()
     log = Path(proc.log_path)
     while READY_MESSAGE not in log.read_text(errors="replace"):
         if time.perf_counter() - t0 > timeout or proc.poll() is not None:
@@ -163,12 +172,12 @@ def main() -> None:
         print(f"demo built in {time.perf_counter() - t0:.1f} s: {url}")
     t0 = time.perf_counter()
     proc, base = start_server(url, timeout=300)
-    if not args.no_wait_ready:
-        _wait_ready(proc, t0)
     results: dict[str, list[float]] = defaultdict(list)
     cold: dict[str, float] = {}
     try:
         with sync_playwright() as pw:
+            if not args.no_wait_ready:
+                _wait_ready(pw, proc, base, t0)
             for i in range(args.repeat):
                 one: dict[str, list[float]] = defaultdict(list)
                 _session(pw, base, one)
