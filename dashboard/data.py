@@ -416,6 +416,12 @@ def _month_starts(df: pd.DataFrame) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(df["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"), name="月份")
 
 
+def _every_month(counts: pd.DataFrame | pd.Series, months: pd.DatetimeIndex) -> pd.DataFrame | pd.Series:
+    """``counts`` on every month from the first to the last of ``months`` (zero where there were none)."""
+    full = pd.date_range(months.min(), months.max(), freq="MS", name="月份") if len(months) else months[:0]
+    return counts.reindex(full, fill_value=0).astype(int)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def monthly_by_hospital(url: str, version: tuple[int, int, int],
                         key: tuple[frozenset[str] | None, bool]) -> pd.DataFrame:
@@ -426,18 +432,14 @@ def monthly_by_hospital(url: str, version: tuple[int, int, int],
     df = _incidents(url, version, key)
     months = _month_starts(df)
     table = pd.Series(1, index=months).groupby([months, df["hospital_id"].to_numpy()]).size()
-    table = table.unstack(fill_value=0) if len(table) else pd.DataFrame(index=months.unique())
-    full = pd.date_range(months.min(), months.max(), freq="MS", name="月份") if len(months) else months[:0]
-    return table.reindex(full, fill_value=0).astype(int)
+    return _every_month(table.unstack(fill_value=0) if len(table) else pd.DataFrame(index=months[:0]), months)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def monthly_total(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool]) -> pd.Series:
     """Incidents per month over the whole store, with or without a hospital (cached like the table above)."""
     months = _month_starts(_incidents(url, version, key))
-    counts = pd.Series(1, index=months).groupby(level=0).size()
-    full = pd.date_range(months.min(), months.max(), freq="MS", name="月份") if len(months) else months[:0]
-    return counts.reindex(full, fill_value=0).astype(int).rename("起数")
+    return _every_month(months.value_counts(), months).rename("起数")
 
 
 def monthly_counts(url: str, version: tuple[int, int, int], key: tuple[frozenset[str] | None, bool],

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import html
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,17 +161,16 @@ def _freeze_long_lived() -> None:
     """Move what is loaded now (modules, the incident frame, cached analyses) out of the collector's reach.
 
     They live as long as the server; without this every full collection walks them again (~0.3 s on the
-    demo), in the middle of someone's rerun. Logs that the start-up work is done (benchmarks wait for it).
+    demo), in the middle of someone's rerun. Logs that the caches are filled (benchmarks wait for it).
     """
     import gc
-    import time
 
     from streamlit.logger import get_logger
 
     gc.collect()
     gc.freeze()
     get_logger("hospital_hotspots.preload").info(
-        "%s: start-up work done in %.1f s", READY_MESSAGE, time.monotonic() - _PRELOAD_T0[0])
+        "%s: caches filled %.1f s after the preload started", READY_MESSAGE, time.monotonic() - _PRELOAD_T0)
 
 
 #: Modules the pages import on first use (SciPy's statistics alone take ~2 s to import). Not
@@ -181,7 +181,7 @@ PRELOAD_MODULES = ("scipy.stats", "folium", "folium.plugins", "geo.hotspots", "g
 
 
 _PRELOAD_STARTED = False
-_PRELOAD_T0 = [0.0]
+_PRELOAD_T0 = 0.0
 #: Logged once the preload (and the warm-up it started) is done.
 READY_MESSAGE = "dashboard ready"
 
@@ -192,14 +192,12 @@ def start_preload() -> None:
     Called by the server at boot (``dashboard.serve``) and by ``app.py`` on every run (a no-op after
     the first), so under ``streamlit run`` it starts while the first visitor sees the sign-in form.
     """
-    global _PRELOAD_STARTED
+    global _PRELOAD_STARTED, _PRELOAD_T0
     with _PRELOAD_LOCK:
         if _PRELOAD_STARTED:
             return
         _PRELOAD_STARTED = True
-        import time
-
-        _PRELOAD_T0[0] = time.monotonic()
+        _PRELOAD_T0 = time.monotonic()
     threading.Thread(target=preload_at_start, name="hh-preload", daemon=True).start()
 
 
@@ -211,8 +209,13 @@ def preload_at_start(timeout_s: float = 120.0) -> None:
     warm-up thread then competes with their first page switches. Waits for the Streamlit runtime
     (its cache storage is the one pages read); does nothing on a store too large to warm up.
     """
+    if not _preload(timeout_s):  # a warm-up thread that took over freezes when it is done
+        _freeze_long_lived()
+
+
+def _preload(timeout_s: float) -> bool:
+    """The work of :func:`preload_at_start`; returns whether it handed over to a warm-up thread."""
     import importlib
-    import time
 
     from streamlit import runtime
 
@@ -221,22 +224,18 @@ def preload_at_start(timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not runtime.exists():
         if time.monotonic() > deadline:
-            return
+            return False
         time.sleep(0.2)
     for name in PRELOAD_MODULES:
         importlib.import_module(name)
     if not WARM_UP:
-        _freeze_long_lived()
-        return
+        return False
     try:
         scope = scope_for_role("commander", username="preload")
         df = data.incidents(scope)
     except Exception:  # no store yet, or an unreadable one: pages will say so
-        _freeze_long_lived()
-        return
-    # Its guards (size, role, once per version) apply here as on a page; it freezes when it is done.
-    if not warm_up(scope, df):
-        _freeze_long_lived()
+        return False
+    return warm_up(scope, df)  # its guards (size, role, once per version) apply here as on a page
 
 
 # --- honest periods -----------------------------------------------------------------------------

@@ -51,15 +51,8 @@ _TEXT = """() => {
 
 
 def _wait_idle(b: Browser, timeout: float = 180_000) -> None:
-    p = b.page
-    p.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
-    # The click starts a rerun a moment later: wait for it to start (or to have finished), then to end.
-    p.wait_for_function(
-        "() => { const s = document.querySelector('[data-test-script-state]');"
-        " return s && s.getAttribute('data-test-script-state') === 'notRunning'; }",
-        timeout=timeout, polling=200,
-    )
-    p.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
+    # A click starts a rerun a moment later; callers also wait for what the rerun shows (a heading).
+    b.wait_idle(timeout)
 
 
 def _sign_in(b: Browser, server: str, role: str) -> None:
